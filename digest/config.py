@@ -1,0 +1,487 @@
+"""The one settings loader.
+
+Owns: reading the hand-edited TOML config (default `config/digest.toml`, or
+`--config`, or `$DIGEST_CONFIG`) into frozen dataclasses, validating every key
+before any network I/O, and reading secrets from the environment / `.env`.
+Doesn't own: machine state (that is SQLite, see `digest.store`).
+
+Every default is documented here, next to where it is defined; the README's
+config reference mirrors this file. Relative paths in the config are resolved
+against the current working directory (run cron jobs from the project folder).
+
+An unknown key or a bad value raises `ConfigError` naming the key and the file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import time
+from email.headerregistry import Address
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from babel import Locale
+from dotenv import dotenv_values
+
+from digest.errors import ConfigError, SecretMissing
+
+DEFAULT_CONFIG_PATH = Path("config/digest.toml")
+ENV_CONFIG = "DIGEST_CONFIG"
+ENV_SMTP_PASSWORD = "DIGEST_SMTP_PASSWORD"
+ENV_SECRET = "DIGEST_SECRET"
+
+DEFAULT_COUNTRIES = ("KR", "JP", "CN", "HK", "TW", "SG", "IN", "AE")
+SUPPORTED_LANGUAGES = ("ja", "en")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+SECURITY_MODES = ("starttls", "ssl", "none")
+DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+MIN_SECRET_LENGTH = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Publish:
+    """When an issue goes out: a weekday (0 = Monday) and a local time."""
+
+    weekday: int
+    at: time
+
+    def __str__(self) -> str:
+        return f"{WEEKDAYS[self.weekday]} {self.at:%H:%M}"
+
+
+@dataclass(frozen=True, slots=True)
+class DigestSettings:
+    title: str = "アジアAIハブ週報"
+    language: str = "ja"  # language of labels and dates: "ja" or "en"
+    timezone: str = "Asia/Tokyo"  # IANA zone for the publish time and dates shown
+    publish: Publish = Publish(0, time(8, 0))  # "mon 08:00"
+    countries: tuple[str, ...] = DEFAULT_COUNTRIES  # section order; "Global" comes last
+    max_per_section: int = 10  # stories per country section
+    contact: str = ""  # shown in the footer, e.g. "editor@example.com"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSettings:
+    url: str
+    name: str = ""  # display name; defaults to the feed's own title, then its host
+    country: str = ""  # a hint (prior) for classification, ISO 3166 alpha-2
+    language: str = ""  # a hint; feeds often declare the wrong one
+
+
+@dataclass(frozen=True, slots=True)
+class GatherSettings:
+    timeout: float = 20.0  # seconds, per request
+    max_bytes: int = 10 * 1024 * 1024  # larger responses are refused
+    max_redirects: int = 5
+    concurrency: int = 64  # feeds fetched at once
+    user_agent: str = "digest/0.1 (+https://github.com/digest; weekly AI digest)"
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpSettings:
+    host: str
+    from_addr: str  # `from` in the file: "Name <addr@example.com>"
+    port: int = 587  # default follows security: 587 starttls, 465 ssl, 25 none
+    security: str = "starttls"  # starttls | ssl | none
+    username: str = ""  # empty: no AUTH; the password comes from DIGEST_SMTP_PASSWORD
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveSettings:
+    dir: Path = Path("archive")
+    base_url: str = ""  # public URL of `dir`, ending in "/"; required to send mail
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    source: Path  # the config file read
+    digest: DigestSettings
+    feeds: tuple[FeedSettings, ...]
+    gather: GatherSettings
+    smtp: SmtpSettings | None  # None: messages go to `outbox_dir` as .eml files
+    storage_path: Path  # [storage] path, default var/digest.sqlite3
+    archive: ArchiveSettings
+    outbox_dir: Path  # [outbox] dir, default var/outbox
+    sender: str  # From: header; [smtp] from, else [outbox] from
+    unsubscribe_url: str  # [unsubscribe] url, default <base_url>unsubscribe
+    unsubscribe_mailto: str  # [unsubscribe] mailto, default the From address
+    aliases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # [aliases]
+    templates_dir: Path = TEMPLATES_DIR
+
+
+@dataclass(frozen=True, slots=True)
+class Secrets:
+    """Secrets, from the environment or `.env` only, never from the TOML file."""
+
+    smtp_password: str | None
+    signing_key: bytes | None
+
+    def require_signing_key(self) -> bytes:
+        if not self.signing_key:
+            raise SecretMissing(
+                f"{ENV_SECRET} is not set: it signs the unsubscribe links in every message",
+                hint=f"put a long random value in .env, e.g. "
+                f'`{ENV_SECRET}=$(python -c "import secrets; print(secrets.token_urlsafe(32))")`',
+            )
+        return self.signing_key
+
+
+def load_secrets(env_file: Path | None = None) -> Secrets:
+    """Read secrets from the process environment, then `.env` (the environment wins).
+
+    The `.env` values are read, not exported: os.environ is left as it was.
+    """
+    path = env_file or Path.cwd() / ".env"
+    dotenv = {k: v for k, v in dotenv_values(path).items() if v} if path.is_file() else {}
+
+    def lookup(name: str) -> str | None:
+        return os.environ.get(name) or dotenv.get(name) or None
+
+    key = lookup(ENV_SECRET)
+    if key is not None and len(key) < MIN_SECRET_LENGTH:
+        raise SecretMissing(
+            f"{ENV_SECRET} is too short ({len(key)} characters, need {MIN_SECRET_LENGTH}+)",
+            hint="use a long random value; anyone who guesses it can unsubscribe anyone",
+        )
+    return Secrets(
+        smtp_password=lookup(ENV_SMTP_PASSWORD),
+        signing_key=key.encode() if key else None,
+    )
+
+
+def config_path(cli_value: str | None) -> Path:
+    """`--config`, else `$DIGEST_CONFIG`, else `config/digest.toml`."""
+    if cli_value:
+        return Path(cli_value)
+    if os.environ.get(ENV_CONFIG):
+        return Path(os.environ[ENV_CONFIG])
+    return DEFAULT_CONFIG_PATH
+
+
+def load_settings(path: Path) -> Settings:
+    """Read and validate the whole config file. Raises `ConfigError`."""
+    name = str(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError as e:
+        raise ConfigError(
+            "config file not found",
+            file=name,
+            hint="copy config/digest.toml from the project, or pass --config",
+        ) from e
+    except OSError as e:
+        raise ConfigError(f"cannot read config file: {e.strerror}", file=name) from e
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise ConfigError("config file is not UTF-8", file=name) from e
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"not valid TOML: {e}", file=name) from e
+    return parse_settings(data, source=path)
+
+
+class _Table:
+    """One TOML table being validated: takes known keys, then rejects leftovers."""
+
+    def __init__(self, data: Any, file: str, prefix: str) -> None:
+        if not isinstance(data, dict):
+            raise ConfigError("must be a table", file=file, key=prefix or "(top level)")
+        self.data: dict[str, Any] = dict(data)
+        self.file = file
+        self.prefix = prefix
+        self.known: set[str] = set()
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}.{name}" if self.prefix else name
+
+    def error(self, name: str, message: str, hint: str | None = None) -> ConfigError:
+        return ConfigError(message, file=self.file, key=self.key(name), hint=hint)
+
+    def take(self, name: str, kind: type | tuple[type, ...], default: Any = None) -> Any:
+        self.known.add(name)
+        if name not in self.data:
+            return default
+        value = self.data.pop(name)
+        # bool is an int in Python; a config that says `port = true` is still wrong.
+        if isinstance(value, bool) and kind is not bool:
+            raise self.error(name, f"expected {_kind_name(kind)}, got a boolean")
+        if not isinstance(value, kind):
+            raise self.error(name, f"expected {_kind_name(kind)}, got {type(value).__name__}")
+        return value
+
+    def text(self, name: str, default: str = "") -> str:
+        return str(self.take(name, str, default)).strip()
+
+    def finish(self) -> None:
+        for extra in self.data:
+            close = difflib.get_close_matches(extra, sorted(self.known), n=1)
+            hint = (
+                f"did you mean `{close[0]}`?"
+                if close
+                else ("known keys: " + ", ".join(sorted(self.known)))
+            )
+            raise self.error(extra, "unknown key", hint=hint)
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    names = {
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+        bool: "true or false",
+        list: "a list",
+        dict: "a table",
+    }
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+_KNOWN_TERRITORIES = frozenset(Locale.parse("en").territories)
+
+
+def _country(table: _Table, name: str, value: str) -> str:
+    code = value.strip().upper()
+    if len(code) != 2 or not code.isalpha() or code not in _KNOWN_TERRITORIES:
+        raise table.error(
+            name,
+            f"{value!r} is not an ISO 3166 country code",
+            hint="use two letters such as KR, JP, CN, HK, TW, SG, IN, AE",
+        )
+    return code
+
+
+def _http_url(table: _Table, name: str, value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise table.error(name, f"{value!r} is not an http(s) URL")
+    return value
+
+
+def _parse_publish(table: _Table, value: str) -> Publish:
+    hint = 'write a weekday and a 24-hour time, e.g. "mon 08:00"'
+    parts = value.strip().lower().split()
+    if len(parts) != 2:
+        raise table.error("publish", f"{value!r} is not a weekday and time", hint=hint)
+    day, clock = parts
+    day = day[:3]
+    if day not in WEEKDAYS:
+        raise table.error("publish", f"{parts[0]!r} is not a weekday", hint=hint)
+    try:
+        hour, minute = (int(x) for x in clock.split(":"))
+        at = time(hour, minute)
+    except ValueError as e:
+        raise table.error("publish", f"{clock!r} is not a time", hint=hint) from e
+    return Publish(WEEKDAYS.index(day), at)
+
+
+def _positive(table: _Table, name: str, value: float) -> None:
+    if value <= 0:
+        raise table.error(name, f"must be greater than 0, got {value}")
+
+
+def parse_settings(data: Mapping[str, Any], source: Path) -> Settings:
+    """Validate an already-parsed TOML document. Raises `ConfigError`."""
+    file = str(source)
+    top = _Table(data, file, "")
+
+    d = _Table(top.take("digest", dict, {}), file, "digest")
+    dflt = DigestSettings()
+    language = d.text("language", dflt.language)
+    if language not in SUPPORTED_LANGUAGES:
+        raise d.error(
+            "language",
+            f"{language!r} is not supported",
+            hint="use " + " or ".join(f'"{x}"' for x in SUPPORTED_LANGUAGES),
+        )
+    timezone = d.text("timezone", dflt.timezone)
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as e:
+        raise d.error(
+            "timezone",
+            f"{timezone!r} is not a known time zone",
+            hint='use an IANA name such as "Asia/Tokyo"',
+        ) from e
+    publish = _parse_publish(d, d.text("publish", str(dflt.publish)))
+    countries_raw = d.take("countries", list, list(dflt.countries))
+    countries: list[str] = []
+    for item in countries_raw:
+        if not isinstance(item, str):
+            raise d.error("countries", f"expected country codes, got {item!r}")
+        code = _country(d, "countries", item)
+        if code in countries:
+            raise d.error("countries", f"{code} is listed twice")
+        countries.append(code)
+    max_per_section = d.take("max_per_section", int, dflt.max_per_section)
+    _positive(d, "max_per_section", max_per_section)
+    digest = DigestSettings(
+        title=d.text("title", dflt.title) or dflt.title,
+        language=language,
+        timezone=timezone,
+        publish=publish,
+        countries=tuple(countries),
+        max_per_section=max_per_section,
+        contact=d.text("contact"),
+    )
+    d.finish()
+
+    feeds: list[FeedSettings] = []
+    seen_urls: set[str] = set()
+    for i, item in enumerate(top.take("feeds", list, [])):
+        f = _Table(item, file, f"feeds[{i}]")
+        if "url" not in f.data:
+            raise f.error("url", "missing: every [[feeds]] entry needs a url")
+        url = _http_url(f, "url", f.text("url"))
+        if url in seen_urls:
+            raise f.error("url", f"{url} is listed twice")
+        seen_urls.add(url)
+        country = f.text("country")
+        feeds.append(
+            FeedSettings(
+                url=url,
+                name=f.text("name"),
+                country=_country(f, "country", country) if country else "",
+                language=f.text("language").lower(),
+            )
+        )
+        f.finish()
+
+    g = _Table(top.take("gather", dict, {}), file, "gather")
+    gd = GatherSettings()
+    gather = GatherSettings(
+        timeout=float(g.take("timeout", (int, float), gd.timeout)),
+        max_bytes=g.take("max_bytes", int, gd.max_bytes),
+        max_redirects=g.take("max_redirects", int, gd.max_redirects),
+        concurrency=g.take("concurrency", int, gd.concurrency),
+        user_agent=g.text("user_agent", gd.user_agent) or gd.user_agent,
+    )
+    for name in ("timeout", "max_bytes", "concurrency"):
+        _positive(g, name, getattr(gather, name))
+    if gather.max_redirects < 0:
+        raise g.error("max_redirects", "must be 0 or more")
+    g.finish()
+
+    smtp: SmtpSettings | None = None
+    top.known.add("smtp")
+    if "smtp" in top.data:
+        s = _Table(top.take("smtp", dict), file, "smtp")
+        if "host" not in s.data:
+            raise s.error(
+                "host",
+                "missing: [smtp] needs a host",
+                hint="or remove [smtp] to write messages to the outbox folder",
+            )
+        if "from" not in s.data:
+            raise s.error("from", 'missing: [smtp] needs a from address, e.g. "Digest <d@x.org>"')
+        security = s.text("security", "starttls").lower()
+        if security not in SECURITY_MODES:
+            raise s.error("security", f"{security!r} is not one of {', '.join(SECURITY_MODES)}")
+        port = s.take("port", int, DEFAULT_PORTS[security])
+        if not 0 < port < 65536:
+            raise s.error("port", f"{port} is not a TCP port")
+        smtp = SmtpSettings(
+            host=s.text("host"),
+            from_addr=_from_address(s, s.text("from")),
+            port=port,
+            security=security,
+            username=s.text("username"),
+            timeout=float(s.take("timeout", (int, float), 30.0)),
+        )
+        _positive(s, "timeout", smtp.timeout)
+        s.finish()
+
+    st = _Table(top.take("storage", dict, {}), file, "storage")
+    storage_path = Path(st.text("path", "var/digest.sqlite3"))
+    st.finish()
+
+    a = _Table(top.take("archive", dict, {}), file, "archive")
+    base_url = a.text("base_url")
+    if base_url:
+        base_url = _http_url(a, "base_url", base_url)
+        if not base_url.endswith("/"):
+            base_url += "/"
+    archive = ArchiveSettings(dir=Path(a.text("dir", "archive")), base_url=base_url)
+    a.finish()
+
+    o = _Table(top.take("outbox", dict, {}), file, "outbox")
+    outbox_dir = Path(o.text("dir", "var/outbox"))
+    outbox_from = o.text("from")
+    o.finish()
+    if smtp:
+        sender = smtp.from_addr
+    elif outbox_from:
+        sender = _from_address(o, outbox_from)
+    else:
+        sender = f"{digest.title} <digest@localhost>"
+
+    u = _Table(top.take("unsubscribe", dict, {}), file, "unsubscribe")
+    unsubscribe_url = u.text("url")
+    if unsubscribe_url:
+        unsubscribe_url = _http_url(u, "url", unsubscribe_url)
+    elif base_url:
+        unsubscribe_url = base_url + "unsubscribe"
+    mailto = u.text("mailto")
+    if mailto and "@" not in mailto:
+        raise u.error("mailto", f"{mailto!r} is not an email address")
+    u.finish()
+
+    al = _Table(top.take("aliases", dict, {}), file, "aliases")
+    aliases: dict[str, tuple[str, ...]] = {}
+    for code_raw in list(al.data):
+        code = _country(al, code_raw, code_raw)
+        names = al.take(code_raw, list)
+        if not all(isinstance(n, str) and n.strip() for n in names):
+            raise al.error(code_raw, "expected a list of non-empty names")
+        aliases[code] = tuple(n.strip() for n in names)
+    al.finish()
+
+    tp = _Table(top.take("templates", dict, {}), file, "templates")
+    templates_dir = Path(tp.text("dir")) if "dir" in tp.data else TEMPLATES_DIR
+    tp.finish()
+
+    top.finish()
+    return Settings(
+        source=source,
+        digest=digest,
+        feeds=tuple(feeds),
+        gather=gather,
+        smtp=smtp,
+        storage_path=storage_path,
+        archive=archive,
+        outbox_dir=outbox_dir,
+        sender=sender,
+        unsubscribe_url=unsubscribe_url,
+        unsubscribe_mailto=mailto or parseaddr(sender)[1],
+        aliases=aliases,
+        templates_dir=templates_dir,
+    )
+
+
+def _from_address(table: _Table, value: str) -> str:
+    if "\r" in value or "\n" in value:
+        raise table.error("from", "must be one line")
+    _, addr = parseaddr(value)
+    if "@" not in addr:
+        raise table.error(
+            "from",
+            f"{value!r} has no email address",
+            hint='write "Display Name <address@example.com>"',
+        )
+    try:
+        Address(addr_spec=addr)
+    except (ValueError, IndexError) as e:
+        raise table.error("from", f"{addr!r} is not a valid address: {e}") from e
+    return value
