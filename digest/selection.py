@@ -1,0 +1,248 @@
+"""Which week an issue is, and which stories go in it.
+
+Owns: the pure decisions of an issue. Week arithmetic (an issue covers the
+7 days that end at its publish time, and is named by the ISO week in which most
+of those days fall), exact-duplicate merging, classification into country
+sections, ordering and capping. Takes data and a `now`; touches no network, no
+database and no clock. Doesn't own: storage (`digest.store`) or presentation
+(`digest.render`).
+
+Naming, with `publish = "mon 08:00"`: the issue published Monday 2026-11-23
+08:00 covers Mon 16th 08:00 → Mon 23rd 08:00, mostly ISO week 2026-W47, so it
+is "2026-W47". With `publish = "fri 17:00"`, Friday 2026-11-20 17:00 covers
+Fri 13th 17:00 → Fri 20th 17:00, mostly the current week: also "2026-W47".
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from babel import Locale
+
+from digest.classify import Classifier
+from digest.config import Settings
+from digest.errors import WeekError
+from digest.models import GLOBAL_SECTION, AlsoReported, Issue, Post, Section, Story
+
+WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
+HALF_WINDOW = timedelta(days=3, hours=12)
+
+# CLDR's standard names are sometimes the formal ones; readers know these shorter ones.
+SHORT_COUNTRY_NAMES = {
+    ("en", "HK"): "Hong Kong",
+    ("en", "MO"): "Macao",
+    ("ja", "HK"): "香港",
+    ("ja", "MO"): "マカオ",
+    ("ja", "US"): "米国",
+}
+GLOBAL_NAMES = {"ja": "グローバル", "en": "Global"}
+
+
+# -- weeks ---------------------------------------------------------------------
+
+
+def parse_week(week: str) -> tuple[int, int]:
+    """`"2026-W47"` → (2026, 47). Raises `WeekError`."""
+    m = WEEK_RE.match(week.strip())
+    if not m:
+        raise WeekError(f"{week!r} is not an ISO week", hint="write it like 2026-W47")
+    year, num = int(m.group(1)), int(m.group(2))
+    try:
+        date.fromisocalendar(year, num, 1)
+    except ValueError as e:
+        raise WeekError(f"{week!r}: {year} has no week {num}") from e
+    return year, num
+
+
+def format_week(year: int, num: int) -> str:
+    return f"{year:04d}-W{num:02d}"
+
+
+def _local_publish(monday: date, settings: Settings) -> datetime:
+    publish = settings.digest.publish
+    day = monday + timedelta(days=publish.weekday)
+    return datetime.combine(day, publish.at, tzinfo=settings.digest.tz)
+
+
+def week_of_publish(publish_at: datetime, tz: ZoneInfo) -> str:
+    """The ISO week in which most of the 7 days before `publish_at` fall."""
+    middle = publish_at.astimezone(tz) - HALF_WINDOW
+    year, num, _ = middle.isocalendar()
+    return format_week(year, num)
+
+
+def publish_time(week: str, settings: Settings) -> datetime:
+    """When the issue named `week` is published (UTC): the end of its window."""
+    year, num = parse_week(week)
+    monday = date.fromisocalendar(year, num, 1)
+    tz = settings.digest.tz
+    for candidate in (monday, monday + timedelta(days=7)):
+        local = _local_publish(candidate, settings)
+        if week_of_publish(local, tz) == week:
+            return local.astimezone(UTC)
+    raise AssertionError(f"no publish time names {week}")  # the two candidates cover all cases
+
+
+def issue_window(week: str, settings: Settings) -> tuple[datetime, datetime]:
+    """[start, end) in UTC: the 7 local days that end at the publish time.
+
+    Computed on the local wall clock, so consecutive issues tile without gap or
+    overlap across daylight-saving changes.
+    """
+    end = publish_time(week, settings)
+    end_local = end.astimezone(settings.digest.tz)
+    start_local = (end_local.replace(tzinfo=None) - timedelta(days=7)).replace(
+        tzinfo=settings.digest.tz
+    )
+    return start_local.astimezone(UTC), end
+
+
+def latest_due_week(now: datetime, settings: Settings) -> str:
+    """The newest issue whose publish time is at or before `now`."""
+    tz = settings.digest.tz
+    local_now = now.astimezone(tz)
+    monday = local_now.date() - timedelta(days=local_now.weekday())
+    publish = _local_publish(monday, settings)
+    if publish > local_now:
+        publish = _local_publish(monday - timedelta(days=7), settings)
+    return week_of_publish(publish, tz)
+
+
+def next_week(week: str) -> str:
+    year, num = parse_week(week)
+    following = date.fromisocalendar(year, num, 1) + timedelta(days=7)
+    y, n, _ = following.isocalendar()
+    return format_week(y, n)
+
+
+# -- stories -------------------------------------------------------------------
+
+
+def country_name(code: str, language: str) -> str:
+    """A reader-facing name for a section: CLDR through Babel, short where it helps."""
+    if code == GLOBAL_SECTION:
+        return GLOBAL_NAMES.get(language, "Global")
+    short = SHORT_COUNTRY_NAMES.get((language, code))
+    if short:
+        return short
+    return str(Locale.parse(language).territories.get(code, code))
+
+
+_NOT_WORD = re.compile(r"[\W_]+", re.UNICODE)
+
+
+def title_key(title: str) -> str:
+    """A title reduced for exact-duplicate matching: NFKC, case-folded, no punctuation."""
+    return _NOT_WORD.sub("", unicodedata.normalize("NFKC", title).casefold())
+
+
+@dataclass(frozen=True, slots=True)
+class _Group:
+    main: Post
+    others: tuple[Post, ...]
+
+
+def merge_exact_duplicates(posts: Iterable[Post]) -> list[_Group]:
+    """Group posts that share a canonical URL or a normalised title.
+
+    The earliest post of a group is its main story (the original report); the
+    others become "also reported by". Groups come back newest first.
+    """
+    ordered = sorted(posts, key=lambda p: (p.published, p.feed_url, p.post_id))
+    parent = list(range(len(ordered)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first_with_key: dict[str, int] = {}
+    for i, post in enumerate(ordered):
+        keys = []
+        if post.url:
+            keys.append("u:" + post.url)
+        tkey = title_key(post.title)
+        if len(tkey) >= 4:  # "AI" or "速報" alone would merge unrelated posts
+            keys.append("t:" + tkey)
+        for key in keys:
+            j = first_with_key.setdefault(key, i)
+            if j != i:
+                a, b = find(i), find(j)
+                if a != b:
+                    parent[max(a, b)] = min(a, b)  # the earlier post stays the root
+    members: dict[int, list[Post]] = {}
+    for i, post in enumerate(ordered):
+        members.setdefault(find(i), []).append(post)
+    groups = [_Group(main=ps[0], others=tuple(ps[1:])) for ps in members.values()]
+    groups.sort(key=lambda g: (g.main.published, g.main.feed_url, g.main.post_id), reverse=True)
+    return groups
+
+
+def build_issue(
+    posts: Iterable[Post],
+    *,
+    settings: Settings,
+    week: str,
+    number: int,
+    now: datetime,
+    feed_names: Mapping[str, str],
+    feed_hints: Mapping[str, str],
+    classifier: Classifier,
+) -> Issue:
+    """The whole model of one issue, from the posts stored for its window."""
+    start, end = issue_window(week, settings)
+    in_window = [p for p in posts if start <= p.published < end]
+    groups = merge_exact_duplicates(in_window)
+    configured = settings.digest.countries
+    by_section: dict[str, list[Story]] = {code: [] for code in (*configured, GLOBAL_SECTION)}
+    for group in groups:
+        main = group.main
+        verdict = classifier.classify(main.title, main.summary, feed_hints.get(main.feed_url, ""))
+        section = verdict.country if verdict.country in configured else GLOBAL_SECTION
+        source = feed_names.get(main.feed_url, main.feed_url)
+        also: list[AlsoReported] = []
+        seen = {(source, main.url)}
+        for other in group.others:
+            other_source = feed_names.get(other.feed_url, other.feed_url)
+            if (other_source, other.url) not in seen and other.url:
+                seen.add((other_source, other.url))
+                also.append(AlsoReported(source=other_source, url=other.url))
+        by_section[section].append(
+            Story(
+                title=main.title,
+                url=main.url,
+                source=source,
+                published=main.published,
+                summary=main.summary,
+                country=verdict.country if section != GLOBAL_SECTION else "",
+                also=tuple(also),
+                second_country=verdict.second,
+                feed_url=main.feed_url,
+                post_id=main.post_id,
+            )
+        )
+    cap = settings.digest.max_per_section
+    language = settings.digest.language
+    sections = tuple(
+        Section(code=code, name=country_name(code, language), stories=tuple(stories[:cap]))
+        for code, stories in by_section.items()
+        if stories
+    )
+    return Issue(
+        week=week,
+        number=number,
+        title=settings.digest.title,
+        language=language,
+        timezone=settings.digest.timezone,
+        start=start,
+        end=end,
+        sections=sections,
+        generated_at=now.astimezone(UTC),
+        duplicates_merged=sum(len(g.others) for g in groups),
+    )
