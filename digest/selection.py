@@ -207,11 +207,12 @@ def build_issue(
         section = verdict.country if verdict.country in configured else GLOBAL_SECTION
         source = feed_names.get(main.feed_url, main.feed_url)
         also: list[AlsoReported] = []
-        seen = {(source, main.url)}
+        seen_urls = {main.url}
         for other in group.others:
-            other_source = feed_names.get(other.feed_url, other.feed_url)
-            if (other_source, other.url) not in seen and other.url:
-                seen.add((other_source, other.url))
+            # The same article reached through another feed adds no link worth showing.
+            if other.url and other.url not in seen_urls:
+                seen_urls.add(other.url)
+                other_source = feed_names.get(other.feed_url, other.feed_url)
                 also.append(AlsoReported(source=other_source, url=other.url))
         by_section[section].append(
             Story(

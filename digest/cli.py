@@ -1,0 +1,315 @@
+"""The `digest` command line.
+
+Owns: argument parsing, help texts, turning reports into printed lines and
+exit codes, and printing a `DigestError` as a message plus hint instead of a
+traceback. Doesn't own: any step of the pipeline (see `digest.pipeline`).
+
+Exit codes: 0 ok; 1 a run failed (every feed failed, a message failed, a
+delivery error); 2 bad config, bad arguments or a refused address; 75 another
+digest process holds the publishing lock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from digest import __version__
+from digest.config import Settings, config_path, load_secrets, load_settings
+from digest.errors import DigestError
+from digest.selection import latest_due_week, parse_week
+from digest.store import Store
+from digest.subscribers import clean_name, normalize_address, read_csv, write_csv
+
+log = logging.getLogger("digest")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _week_arg(value: str) -> str:
+    try:
+        parse_week(value)
+    except DigestError as e:
+        raise argparse.ArgumentTypeError(e.message) from e
+    return value.strip()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config",
+        default=argparse.SUPPRESS,
+        metavar="PATH",
+        help="config file (default: $DIGEST_CONFIG, else config/digest.toml)",
+    )
+    common.add_argument(
+        "--log-level",
+        default=argparse.SUPPRESS,
+        metavar="LEVEL",
+        choices=["debug", "info", "warning", "error"],
+        help="log verbosity (default: warning)",
+    )
+
+    parser = argparse.ArgumentParser(
+        prog="digest",
+        parents=[common],
+        description="Weekly email digest of AI news from Asian hubs, grouped by country.",
+        epilog="Run `digest COMMAND --help` for the options of a command.",
+    )
+    parser.add_argument("--version", action="version", version=f"digest {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    sub.add_parser(
+        "gather",
+        parents=[common],
+        help="poll every feed and store new posts",
+        description="Fetch every configured feed (conditional GET) and store new "
+        "posts. Exits 1 only when every feed failed.",
+    )
+
+    p = sub.add_parser(
+        "build",
+        parents=[common],
+        help="write a week's issue to the archive",
+        description="Select, render and archive one week's issue; prints the "
+        "path of its web page. Sends nothing.",
+    )
+    p.add_argument(
+        "--week",
+        type=_week_arg,
+        metavar="YYYY-Www",
+        help="ISO week, e.g. 2026-W47 (default: the newest issue already due)",
+    )
+
+    p = sub.add_parser(
+        "send",
+        parents=[common],
+        help="mail a week's issue to subscribers",
+        description="Build a week's issue and mail it to every active subscriber "
+        "who has not received it yet. Safe to rerun: nobody gets it twice.",
+    )
+    p.add_argument(
+        "--week",
+        type=_week_arg,
+        metavar="YYYY-Www",
+        help="ISO week (default: the newest issue already due)",
+    )
+    p.add_argument(
+        "--to",
+        metavar="ADDR",
+        help="send one test copy to ADDR only; the delivery ledger is untouched",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="list who would receive it; send nothing, record nothing",
+    )
+
+    sub.add_parser(
+        "run",
+        parents=[common],
+        help="for cron: gather, then publish when due",
+        description="Gather, then build and send this week's issue if it is due "
+        "and not yet sent. Safe to call every 15 minutes.",
+    )
+
+    p = sub.add_parser(
+        "subscribers",
+        parents=[common],
+        help="manage the mailing list",
+        description="Add, remove, list, import or export subscribers.",
+    )
+    ss = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    a = ss.add_parser(
+        "add",
+        parents=[common],
+        help="add (or re-activate) a subscriber",
+        description="Add one address; it is validated first.",
+    )
+    a.add_argument("email")
+    a.add_argument("--name", default="", help="display name for the To: header")
+    a = ss.add_parser(
+        "remove",
+        parents=[common],
+        help="unsubscribe an address",
+        description="Mark an address unsubscribed (its history is kept).",
+    )
+    a.add_argument("email")
+    a = ss.add_parser(
+        "list",
+        parents=[common],
+        help="print subscribers",
+        description="Print active subscribers, one per line.",
+    )
+    a.add_argument("--all", action="store_true", help="include unsubscribed and bouncing")
+    a = ss.add_parser(
+        "import",
+        parents=[common],
+        help="add subscribers from a CSV file",
+        description="Read `email[,name]` rows (a header row naming `email` is "
+        "recognised). Refused rows are listed with their line and reason.",
+    )
+    a.add_argument("file", help="CSV file, or - for standard input")
+    a = ss.add_parser(
+        "export",
+        parents=[common],
+        help="write subscribers as CSV",
+        description="Write every subscriber (email,name,status,created) as CSV.",
+    )
+    a.add_argument("file", nargs="?", default="-", help="output file (default: standard output)")
+
+    p = sub.add_parser(
+        "demo",
+        parents=[common],
+        help="run the whole pipeline offline",
+        description="Serve the bundled sample feeds on 127.0.0.1, gather them, "
+        "build the issue, mail it to an in-process SMTP server, and print "
+        "where the archive and the received messages are.",
+    )
+    p.add_argument(
+        "--dir",
+        type=Path,
+        default=Path("var/demo"),
+        help="working folder for the demo (default: var/demo; emptied first)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    level = getattr(args, "log_level", "warning").upper()
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return _dispatch(args)
+    except DigestError as e:
+        print(f"digest: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("digest: interrupted", file=sys.stderr)
+        return 130
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(config_path(getattr(args, "config", None)))
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "demo":
+        from digest.demo import run_demo
+
+        return run_demo(args.dir)
+    settings = _settings(args)  # validates the whole file before any network I/O
+    with Store(settings.storage_path) as store:
+        if args.command == "subscribers":
+            return _subscribers(args, store)
+        if args.command == "gather":
+            from digest.gather import gather
+
+            report = gather(settings, store, utc_now())
+            for line in report.summary_lines():
+                print(line)
+            return 1 if report.all_failed else 0
+        if args.command == "build":
+            from digest.pipeline import build
+
+            week = args.week or latest_due_week(utc_now(), settings)
+            built = build(settings, store, week, utc_now())
+            print(built.path)
+            return 0
+        if args.command == "send":
+            return _send(args, settings, store)
+        if args.command == "run":
+            from digest.pipeline import run_once
+
+            result = run_once(settings, load_secrets(), store, utc_now)
+            for line in result.gather.summary_lines():
+                print(line)
+            print(f"{result.week}: {result.action}")
+            if result.delivery:
+                for line in result.delivery.summary_lines():
+                    print(line)
+            failed = bool(result.delivery and result.delivery.failed)
+            return 1 if failed or result.gather.all_failed else 0
+    raise AssertionError(f"unhandled command {args.command}")
+
+
+def _send(args: argparse.Namespace, settings: Settings, store: Store) -> int:
+    from digest.pipeline import send, send_test
+
+    secrets = load_secrets()
+    week = args.week or latest_due_week(utc_now(), settings)
+    if args.to:
+        address = normalize_address(args.to)
+        built, message_id = send_test(settings, secrets, store, week, address, utc_now)
+        print(f"{week}: test copy sent to {address} ({message_id}); ledger untouched")
+        return 0
+    built, report = send(settings, secrets, store, week, utc_now, dry_run=args.dry_run)
+    for line in report.summary_lines():
+        print(line)
+    if args.dry_run:
+        for address in report.sent:
+            print(f"  would send to {address}")
+    print(f"archive: {built.path}")
+    return 1 if report.failed else 0
+
+
+def _subscribers(args: argparse.Namespace, store: Store) -> int:
+    now = utc_now()
+    if args.action == "add":
+        subscriber, changed = store.add_subscriber(
+            normalize_address(args.email), clean_name(args.name), now
+        )
+        print(f"{'added' if changed else 'already subscribed'}: {subscriber.email}")
+        return 0
+    if args.action == "remove":
+        address = normalize_address(args.email)
+        if not store.set_subscriber_status(address, "unsubscribed", now):
+            print(f"digest: error: {address} is not a subscriber", file=sys.stderr)
+            return 1
+        print(f"unsubscribed: {address}")
+        return 0
+    if args.action == "list":
+        for s in store.subscribers(None if args.all else "active"):
+            name = f"\t{s.name}" if s.name else ""
+            status = f"\t[{s.status}]" if args.all else ""
+            print(f"{s.email}{name}{status}")
+        return 0
+    if args.action == "import":
+        text = sys.stdin.read() if args.file == "-" else _read_text(Path(args.file))
+        added = kept = 0
+        refused = []
+        for row in read_csv(text):
+            if row.error:
+                refused.append(row)
+                continue
+            _, changed = store.add_subscriber(row.email, row.name, now)
+            added, kept = added + changed, kept + (not changed)
+        print(f"imported: {added} added, {kept} already subscribed, {len(refused)} refused")
+        for row in refused:
+            print(f"  line {row.line}: {row.error}", file=sys.stderr)
+        return 1 if refused else 0
+    if args.action == "export":
+        data = write_csv(store.subscribers())
+        if args.file == "-":
+            sys.stdout.write(data)
+        else:
+            from digest.files import write_atomic
+
+            write_atomic(Path(args.file), data)
+        return 0
+    raise AssertionError(f"unhandled action {args.action}")
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text("utf-8-sig")
+    except OSError as e:
+        raise DigestError(f"{path}: cannot read: {e.strerror}") from e
+    except UnicodeDecodeError as e:
+        raise DigestError(f"{path}: not UTF-8 text", hint="save the CSV as UTF-8") from e

@@ -1,0 +1,60 @@
+"""Shared fixtures: real loopback servers, real SQLite files, real config files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from digest.config import Settings, load_settings
+from digest.feedserver import FeedServer
+from digest.mailsink import SmtpSink
+
+TEST_SECRET = "test-secret-0123456789-abcdefghij"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test sees the developer's .env or DIGEST_* variables."""
+    for name in ("DIGEST_SECRET", "DIGEST_SMTP_PASSWORD", "DIGEST_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def secret(monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("DIGEST_SECRET", TEST_SECRET)
+    return TEST_SECRET
+
+
+@pytest.fixture
+def feed_server() -> Iterator[FeedServer]:
+    with FeedServer() as server:
+        yield server
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[SmtpSink]:
+    with SmtpSink() as sink:
+        yield sink
+
+
+@pytest.fixture
+def write_config(tmp_path: Path) -> Callable[..., tuple[Path, Settings]]:
+    """Write a config file under tmp_path from TOML text; return its path and settings."""
+
+    def write(text: str, name: str = "digest.toml") -> tuple[Path, Settings]:
+        path = tmp_path / name
+        base = (
+            f'[storage]\npath = "{tmp_path.as_posix()}/db.sqlite3"\n'
+            f'[archive]\ndir = "{tmp_path.as_posix()}/archive"\n'
+            'base_url = "https://digest.example.com/"\n'
+        )
+        # Let a test override [storage] or [archive] by giving its own tables.
+        if "[storage]" in text or "[archive]" in text:
+            base = ""
+        path.write_text(text + "\n" + base, encoding="utf-8")
+        return path, load_settings(path)
+
+    return write

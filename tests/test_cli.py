@@ -1,0 +1,80 @@
+"""Every CLI command has help text; `python -m digest` works; the demo runs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from digest.cli import build_parser, main
+from digest.demo import DEMO_WEEK, run_demo
+
+COMMANDS = [
+    ["gather"],
+    ["build"],
+    ["send"],
+    ["run"],
+    ["demo"],
+    ["subscribers"],
+    ["subscribers", "add"],
+    ["subscribers", "remove"],
+    ["subscribers", "list"],
+    ["subscribers", "import"],
+    ["subscribers", "export"],
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_every_command_has_help(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main([*command, "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: digest " + " ".join(command))
+    assert len(out.splitlines()) > 3
+
+
+def test_top_level_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for name in ("gather", "build", "send", "run", "subscribers", "demo"):
+        assert f"    {name}" in out
+
+
+def test_bad_week_is_an_argument_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        build_parser().parse_args(["build", "--week", "2026-47"])
+    assert info.value.code == 2
+    assert "ISO week" in capsys.readouterr().err
+
+
+def test_python_dash_m_digest() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "digest", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 0 and "usage: digest" in done.stdout
+
+
+def test_missing_config_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--config", str(tmp_path / "none.toml"), "gather"]) == 2
+    assert "config file not found" in capsys.readouterr().err
+
+
+@pytest.mark.network
+def test_demo_runs_offline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_demo(tmp_path / "demo") == 0
+    out = capsys.readouterr().out
+    assert "gone.xml: HTTP 404" in out  # the broken feed is named, the run goes on
+    assert "sent 3, failed 0" in out and "a second send of 2026-W46 sent 0" in out
+    archive = tmp_path / "demo" / "archive"
+    assert (archive / "index.html").exists() and (archive / f"{DEMO_WEEK}.html").exists()
+    assert len(list((tmp_path / "demo" / "received").glob("*.eml"))) == 3
