@@ -1,0 +1,174 @@
+"""The settings loader: defaults, validation that names key and file, secrets."""
+
+from __future__ import annotations
+
+from datetime import time
+from pathlib import Path
+
+import pytest
+
+from digest.config import (
+    DEFAULT_COUNTRIES,
+    Publish,
+    config_path,
+    load_secrets,
+    load_settings,
+    parse_settings,
+)
+from digest.errors import ConfigError, SecretMissing
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "config" / "digest.toml"
+
+
+def load_text(tmp_path: Path, text: str) -> object:
+    path = tmp_path / "digest.toml"
+    path.write_text(text, encoding="utf-8")
+    return load_settings(path)
+
+
+def test_shipped_example_config_loads() -> None:
+    settings = load_settings(EXAMPLE)
+    assert settings.digest.language == "ja"
+    assert settings.digest.countries == DEFAULT_COUNTRIES
+    assert settings.feeds and all(f.url.startswith("https://") for f in settings.feeds)
+
+
+def test_defaults_from_an_empty_file(tmp_path: Path) -> None:
+    s = parse_settings({}, tmp_path / "x.toml")
+    assert s.digest.title == "アジアAIハブ週報"
+    assert s.digest.timezone == "Asia/Tokyo"
+    assert s.digest.publish == Publish(0, time(8, 0))
+    assert s.smtp is None
+    assert s.storage_path == Path("var/digest.sqlite3")
+    assert s.archive.dir == Path("archive")
+    assert s.unsubscribe_url == ""
+
+
+def test_issue_example_shape_is_accepted(tmp_path: Path) -> None:
+    s = load_text(
+        tmp_path,
+        """
+[digest]
+title = "アジアAIハブ週報"
+language = "ja"
+timezone = "Asia/Tokyo"
+publish = "mon 08:00"
+countries = ["KR", "JP", "CN", "HK", "TW", "SG", "IN", "AE"]
+
+[[feeds]]
+url = "https://example.com/ai/rss.xml"
+name = "Example AI news"
+country = "KR"
+
+[smtp]
+host = "smtp.example.com"
+port = 587
+security = "starttls"
+username = "digest"
+from = "アジアAIハブ週報 <digest@example.com>"
+
+[storage]
+path = "var/digest.sqlite3"
+
+[archive]
+dir = "archive"
+base_url = "https://digest.example.com/"
+""",
+    )
+    assert s.smtp is not None and s.smtp.port == 587 and s.smtp.username == "digest"  # type: ignore[attr-defined]
+    assert s.unsubscribe_url == "https://digest.example.com/unsubscribe"  # type: ignore[attr-defined]
+    assert s.unsubscribe_mailto == "digest@example.com"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "fragment"),
+    [
+        ('[digest]\ntitel = "x"\n', "digest.titel", "did you mean `title`"),
+        ('[digest]\nlanguage = "fr"\n', "digest.language", "not supported"),
+        ('[digest]\ntimezone = "Asia/Nowhere"\n', "digest.timezone", "time zone"),
+        ('[digest]\npublish = "someday 08:00"\n', "digest.publish", "weekday"),
+        ('[digest]\npublish = "mon 25:00"\n', "digest.publish", "not a time"),
+        ('[digest]\ncountries = ["KR", "XY"]\n', "digest.countries", "ISO 3166"),
+        ('[digest]\ncountries = ["KR", "kr"]\n', "digest.countries", "twice"),
+        ("[digest]\nmax_per_section = 0\n", "digest.max_per_section", "greater than 0"),
+        ('[[feeds]]\nname = "no url"\n', "feeds[0].url", "missing"),
+        ('[[feeds]]\nurl = "file:///etc/passwd"\n', "feeds[0].url", "http(s)"),
+        (
+            '[[feeds]]\nurl = "https://a.example/f"\ncountry = "Korea"\n',
+            "feeds[0].country",
+            "ISO 3166",
+        ),
+        (
+            '[[feeds]]\nurl = "https://a.example/f"\n[[feeds]]\nurl = "https://a.example/f"\n',
+            "feeds[1].url",
+            "twice",
+        ),
+        (
+            '[[feeds]]\nurl = "https://a.example/f"\nfilter = "ai"\n',
+            "feeds[0].filter",
+            "unknown key",
+        ),
+        (
+            '[smtp]\nhost = "h"\nfrom = "d@example.com"\nsecurity = "tls"\n',
+            "smtp.security",
+            "starttls",
+        ),
+        ('[smtp]\nhost = "h"\nfrom = "d@example.com"\nport = 70000\n', "smtp.port", "TCP port"),
+        (
+            '[smtp]\nhost = "h"\nfrom = "d@example.com"\nport = "587"\n',
+            "smtp.port",
+            "expected an integer",
+        ),
+        ('[smtp]\nhost = "h"\n', "smtp.from", "missing"),
+        ('[smtp]\nhost = "h"\nfrom = "nobody"\n', "smtp.from", "no email address"),
+        ('[archive]\nbase_url = "ftp://x"\n', "archive.base_url", "http(s)"),
+        ("[gather]\ntimeout = -1\n", "gather.timeout", "greater than 0"),
+        ('[aliases]\nZZZ = ["x"]\n', "aliases.ZZZ", "ISO 3166"),
+        ('[storage]\npath = "a"\nfile = "b"\n', "storage.file", "unknown key"),
+        ('[smpt]\nhost = "h"\n', "smpt", "did you mean `smtp`"),
+    ],
+)
+def test_bad_config_names_key_and_file(tmp_path: Path, text: str, key: str, fragment: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_text(tmp_path, text)
+    message = str(info.value)
+    assert str(tmp_path / "digest.toml") in message
+    assert info.value.key == key
+    assert fragment in message
+
+
+def test_invalid_toml_and_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_text(tmp_path, "[digest\n")
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_settings(tmp_path / "nope.toml")
+
+
+def test_base_url_gets_a_trailing_slash(tmp_path: Path) -> None:
+    s = load_text(tmp_path, '[archive]\nbase_url = "https://d.example/weekly"\n')
+    assert s.archive.base_url == "https://d.example/weekly/"  # type: ignore[attr-defined]
+
+
+def test_config_path_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert config_path(None) == Path("config/digest.toml")
+    monkeypatch.setenv("DIGEST_CONFIG", "/etc/digest.toml")
+    assert config_path(None) == Path("/etc/digest.toml")
+    assert config_path("mine.toml") == Path("mine.toml")
+
+
+def test_secret_missing_is_explained_and_never_defaulted(tmp_path: Path) -> None:
+    secrets = load_secrets(tmp_path / "absent.env")
+    assert secrets.signing_key is None
+    with pytest.raises(SecretMissing, match="DIGEST_SECRET is not set"):
+        secrets.require_signing_key()
+
+
+def test_secrets_come_from_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env = tmp_path / ".env"
+    env.write_text("DIGEST_SECRET=from-dotenv-0123456789\nDIGEST_SMTP_PASSWORD=pw\n")
+    secrets = load_secrets(env)
+    assert secrets.require_signing_key() == b"from-dotenv-0123456789"
+    assert secrets.smtp_password == "pw"
+    monkeypatch.setenv("DIGEST_SECRET", "short")
+    with pytest.raises(SecretMissing, match="too short"):
+        load_secrets(env)
