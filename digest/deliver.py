@@ -165,8 +165,11 @@ class DeliveryReport:
     deferred: list[tuple[str, str]] = field(default_factory=list)
     already: int = 0  # subscribers with a ledger row from an earlier run
     dry_run: bool = False
+    empty: bool = False  # the issue had no stories, so nothing was sent
 
     def summary_lines(self) -> list[str]:
+        if self.empty:
+            return [f"{self.week}: no stories this week; nothing sent (never a blank email)"]
         verb = "would send" if self.dry_run else "sent"
         lines = [
             f"{self.week}: {verb} {len(self.sent)}, failed {len(self.failed)}, "

@@ -39,6 +39,15 @@ class _Handler:
     received: list[Received] = field(default_factory=list)
     refuse: dict[str, str] = field(default_factory=dict)  # address → reply, at RCPT
     lock: threading.Lock = field(default_factory=threading.Lock)
+    greetings: int = 0  # EHLO/HELO commands: one per SMTP session without STARTTLS
+
+    async def handle_EHLO(  # noqa: N802 (aiosmtpd's hook name)
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        with self.lock:
+            self.greetings += 1
+        session.host_name = hostname
+        return responses
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
@@ -81,6 +90,12 @@ class SmtpSink:
     def received(self) -> list[Received]:
         with self._handler.lock:
             return list(self._handler.received)
+
+    @property
+    def sessions(self) -> int:
+        """SMTP sessions opened so far (counted by their EHLO)."""
+        with self._handler.lock:
+            return self._handler.greetings
 
     def refuse(self, address: str, reply: str) -> None:
         """Answer RCPT TO:<address> with `reply`, e.g. "550 5.1.1 no such user"."""

@@ -129,10 +129,12 @@ def send(
     _require_unsubscribe_url(settings)
     with publishing_lock(settings.storage_path):
         built = build(settings, store, week, clock())
+        transport = make_transport(settings, secrets)
+        if built.issue.story_count == 0:
+            log.warning("%s has no stories: nothing sent", week)
+            return built, DeliveryReport(week=week, transport=transport.description, empty=True)
         prepared = prepare(week, built.rendered, settings)
-        report = deliver(
-            store, prepared, make_transport(settings, secrets), key, clock, dry_run=dry_run
-        )
+        report = deliver(store, prepared, transport, key, clock, dry_run=dry_run)
         if not dry_run and not report.deferred:
             store.mark_issue_sent(week, clock())
     return built, report
@@ -168,5 +170,8 @@ def run_once(settings: Settings, secrets: Secrets, store: Store, clock: Clock) -
         return report
     built, delivery = send(settings, secrets, store, week, clock)
     report.built, report.delivery = built, delivery
-    report.action = "deferred remain" if delivery.deferred else "sent"
+    if delivery.empty:
+        report.action = "no stories, nothing sent"
+    else:
+        report.action = "deferred remain" if delivery.deferred else "sent"
     return report

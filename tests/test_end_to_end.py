@@ -11,6 +11,7 @@ import io
 import json
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from html.parser import HTMLParser
 from pathlib import Path
@@ -18,6 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
 
 import pytest
+import time_machine
 
 from digest.cli import main
 from digest.config import Settings
@@ -225,6 +227,7 @@ def test_first_edition_end_to_end(
     assert "sent 2, failed 0" in capsys.readouterr().out
     received = sink.received
     assert sorted(r.rcpt_tos for r in received) == [("ann@example.com",), ("bob@example.org",)]
+    assert sink.sessions == 1  # one SMTP connection for the whole batch
 
     tokens = set()
     for item in received:
@@ -416,8 +419,8 @@ def test_one_click_unsubscribe_stops_the_next_issue(
     assert call("POST", f"token={token}", b"List-Unsubscribe=One-Click") == "200 OK"
     with Store(settings.storage_path) as store:
         assert [s.email for s in store.subscribers("active")] == ["bob@example.org"]
-    assert cli(config, "send", "--week", "2026-W48") == 0
-    assert [r.rcpt_tos for r in sink.received][2:] == [("bob@example.org",)]
+    with Store(settings.storage_path) as store:
+        assert [s.email for s in store.pending_subscribers("2026-W48")] == ["bob@example.org"]
 
 
 def test_subscriber_commands(
@@ -441,3 +444,37 @@ def test_subscriber_commands(
     assert cli(config, "subscribers", "export") == 0
     exported = capsys.readouterr().out.splitlines()
     assert exported[0] == "email,name,status,created" and len(exported) == 3
+
+
+def test_run_publishes_once_when_due(
+    world: tuple[Path, Settings, FeedServer, SmtpSink], capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, settings, _, sink = world
+    subscribe(config, "ann@example.com")
+    # Saturday: the 2026-W47 issue (Mon 2026-11-23 08:00 JST) is not due yet; the newest
+    # due issue is W46, which holds last week's Korean post.
+    with time_machine.travel(datetime(2026, 11, 21, 12, 0, tzinfo=UTC), tick=True):
+        assert cli(config, "run") == 0
+    assert "2026-W46: sent" in capsys.readouterr().out
+    # Monday 08:00 JST has passed: W47 is due and goes out once.
+    with time_machine.travel(datetime(2026, 11, 22, 23, 5, tzinfo=UTC), tick=True):
+        assert cli(config, "run") == 0
+        assert "2026-W47: sent" in capsys.readouterr().out
+        assert cli(config, "run") == 0
+        assert "2026-W47: already sent" in capsys.readouterr().out
+    weeks = [r.message()["X-Digest-Issue"] for r in sink.received]
+    assert weeks == ["2026-W46", "2026-W47"]
+    with Store(settings.storage_path) as store:
+        assert store.issue_sent_at("2026-W47") is not None
+
+
+def test_an_empty_week_sends_no_blank_email(
+    world: tuple[Path, Settings, FeedServer, SmtpSink], capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, _, _, sink = world
+    subscribe(config, "ann@example.com")
+    assert cli(config, "gather") == 0
+    capsys.readouterr()
+    assert cli(config, "send", "--week", "2026-W40") == 0
+    assert "2026-W40: no stories this week; nothing sent" in capsys.readouterr().out
+    assert not sink.received
