@@ -41,7 +41,7 @@ class _Handler:
     lock: threading.Lock = field(default_factory=threading.Lock)
     greetings: int = 0  # EHLO/HELO commands: one per SMTP session without STARTTLS
 
-    async def handle_EHLO(  # noqa: N802 (aiosmtpd's hook name)
+    async def handle_EHLO(
         self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
     ) -> list[str]:
         with self.lock:
