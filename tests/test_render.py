@@ -28,7 +28,6 @@ from digest.messages import CATALOGUES, EN, MessageError, message, plural
 from digest.models import GLOBAL_SECTION, AlsoReported, Issue, Section, Story
 from digest.render import (
     UNSUBSCRIBE_PLACEHOLDER,
-    display_width,
     format_date_range,
     format_short_date,
     get_environment,
@@ -36,9 +35,8 @@ from digest.render import (
     personalize,
     render_issue,
     safe_href,
-    truncate_summary,
-    wrap_text,
 )
+from digest.typography import display_width, truncate_summary, wrap_text
 
 GOLDEN = Path(__file__).parent / "golden"
 ROOT = Path(__file__).resolve().parent.parent
