@@ -18,16 +18,16 @@ demo: $(STAMP)
 	$(BIN)/digest demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check digest tests bench
-	$(BIN)/ruff format --check digest tests bench
+	$(BIN)/ruff check digest tests benchmarks
+	$(BIN)/ruff format --check digest tests benchmarks
 	$(BIN)/mypy
 
 test: lint
 	$(BIN)/pytest
 
 bench: $(STAMP)
-	$(BIN)/python bench/gather.py
-	$(BIN)/python bench/build.py
+	$(BIN)/python benchmarks/gather.py
+	$(BIN)/python benchmarks/build.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache *.egg-info

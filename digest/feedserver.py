@@ -9,7 +9,7 @@ Doesn't own: anything about parsing feeds or deciding what is valid; it serves
 bytes as told, including broken ones.
 
 It lives in the package (not under tests/) so that `digest demo` and
-`bench/gather.py` can use it too; `python -m digest.feedserver FOLDER` serves a
+`benchmarks/gather.py` can use it too; `python -m digest.feedserver FOLDER` serves a
 folder of feed files by hand.
 """
 

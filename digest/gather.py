@@ -28,7 +28,7 @@ in flight. Each body is parsed as soon as it arrives. feedparser is pure Python
 (~5-10 ms for a 20-item feed, plus ~2 ms to normalise) and would serialise the
 whole run behind the GIL, so runs with `POOL_MIN_FEEDS` feeds or more parse in
 worker processes (started on the first 200, through a fork server) while the loop
-keeps the network busy; smaller runs parse inline. Numbers: bench/gather.py.
+keeps the network busy; smaller runs parse inline. Numbers: benchmarks/gather.py.
 
 Redirects: httpx's own following is off; `_fetch` follows at most
 `max_redirects` hops, and `_vet_redirect` refuses any Location that is not
@@ -437,7 +437,7 @@ def _parse_feed(feed: FeedSettings, response: _Response, now: datetime) -> _Pars
 
 # -- parsing off the event loop -----------------------------------------------
 #
-# Measured with bench/gather.py (100 feeds × 20 items, 100 ms server latency,
+# Measured with benchmarks/gather.py (100 feeds × 20 items, 100 ms server latency,
 # 2 CPUs, concurrency 128): parsing on the loop thread left the first run
 # CPU-bound at ~1.3-1.5 s (~8× sequential); with two parser processes it takes
 # 0.7-0.9 s (11-15×). The second run (all 304) never starts a worker.

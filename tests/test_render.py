@@ -644,8 +644,8 @@ def test_golden(language: str, part: str, suffix: str) -> None:
 
 
 def test_a_60_story_issue_stays_under_gmails_clipping_size() -> None:
-    # Size is deterministic, so a test may hold it; speed is for bench/build.py.
-    spec = importlib.util.spec_from_file_location("bench_build", ROOT / "bench" / "build.py")
+    # Size is deterministic, so a test may hold it; speed is for benchmarks/build.py.
+    spec = importlib.util.spec_from_file_location("bench_build", ROOT / "benchmarks" / "build.py")
     assert spec is not None and spec.loader is not None
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)

@@ -13,7 +13,7 @@ Targets (defaults: 100 feeds × 20 items, 100 ms delay): first run ≤ 1.5 s and
 ≥ 10× faster than sequential; second run ≤ 0.3 s and ≥ 30× faster than
 sequential. Prints PASS/FAIL per target and exits 1 if any fails.
 
-Run: `.venv/bin/python bench/gather.py [--feeds N] [--items M] [--delay S]
+Run: `.venv/bin/python benchmarks/gather.py [--feeds N] [--items M] [--delay S]
 [--concurrency C]`.
 """
 

@@ -11,7 +11,7 @@ truncated) in both languages, and checks:
   rest (including the unsubscribe link) behind "View entire message".
 
 Prints the figures and PASS/FAIL; exits 1 on FAIL. Run from the project folder:
-    .venv/bin/python bench/build.py
+    .venv/bin/python benchmarks/build.py
 """
 
 from __future__ import annotations
