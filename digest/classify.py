@@ -2,70 +2,87 @@
 
 Owns: the pure decision that maps a story's title and summary (plus its feed's
 country hint) to a primary country code and, when a story is truly about two
-hubs, a second one. Doesn't own: fetching, storage, or which section a country
-goes to (`digest.selection` puts unconfigured countries in Global).
+hubs, a second one; and reading the places data file it needs. Doesn't own:
+fetching, storage, or which section a country goes to (`digest.selection` puts
+countries outside the configured list in Global).
 
 How a story's country is decided
 --------------------------------
 1. Names are found in the text: country names from CLDR (through Babel) in
-   English, Japanese, Chinese (simplified and traditional) and Korean, plus the
-   cities, organisations and short forms in `digest/places.toml`, plus the
-   `[aliases]` from the user's config. Latin names match whole words only
-   ("India" is not in "Indiana"; all-capital acronyms such as "US" match their
-   case only); CJK names match anywhere, longest name first (so
-   "インドネシア" is Indonesia, not "インド").
-2. Every match scores: in the title, 3 for the first mention of a country and
-   1 for each repeat, plus 0.5 for the country named first (headlines name
-   their subject first: "Kakao opens a Tokyo lab" is Korean news); in the
-   summary, 1 per mention.
-3. The feed's country hint is a prior: it adds 1 to its country, but only when
-   the text mentions that country at all. A story that names no country is
-   Global whatever its feed's home.
-4. The highest score wins; ties go to the hint, then to the configured order.
-   A winner outside the configured countries means the Global section.
-5. A second configured country scoring at least 3 (a title mention) or half the
-   winner's score is shown as a tag.
+   English, Japanese, Chinese (simplified and traditional) and Korean; the
+   places, organisations, people and short forms of `config/places.toml`; and
+   the `[aliases]` of the user's config. Latin names match whole words only
+   ("India" is not in "Indiana"); all-capital acronyms ("US") and names written
+   "=Name" match their case only; CJK names match anywhere. At each position the
+   longest name wins ("インドネシア" is Indonesia, not "インド"), and neutral
+   names ("日本語", "美元") hide the country names inside them.
+2. Only the first story of a title counts as the title: "A；B；C" digests (one
+   item, several stories) are about A; B and C are read like the summary.
+3. Scores. In the title, a country's first mention scores 3 and each repeat 1,
+   and the country named first gets 0.5 more: headlines name their subject
+   first ("Kakao opens a Tokyo lab" is Korean news). In the summary, each
+   mention scores 1, at most 2 per country: the title says what a story is
+   about; a long summary that mentions China five times as background does not
+   outvote it.
+4. The feed's `country` hint is a prior: +1 to that country when the text names
+   it. "Domestic" words (国内, 국내, 我国) name the hint country, weakly: 1 in a
+   title, never the subject ("三星…进入国内市场" is Samsung news). A feed marked
+   `local = true` (a city's news, a company's own blog) gives its country 2.5
+   even unnamed: its stories that name no country are local, and a summary's
+   passing mention of elsewhere does not move them; a title naming another
+   country (3) still wins: a Chinese-language feed writing about Korea is Korea.
+   Without `local`, a story that names no country is Global, whatever its
+   feed's home: Chinese AI media cover the world.
+5. The highest score wins; ties go to the hint, then to the country named
+   first, then to the configured order. A winner outside the configured
+   countries (the US, say) means the Global section.
+6. A second configured country mentioned in the title (or scoring half the
+   winner's score, at least 2) is kept as a tag.
 """
 
 from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from ahocorasick_rs import AhoCorasick
 from babel import Locale
 
-PLACES_FILE = Path(__file__).with_name("places.toml")
+from digest.config import PROJECT_PLACES_FILE
+from digest.matching import TermMatcher
+
 CLDR_LOCALES = ("en", "ja", "zh_Hans", "zh_Hant", "ko")
 TITLE_WEIGHT = 3.0
 TITLE_REPEAT_WEIGHT = 1.0
 SUBJECT_BONUS = 0.5
 SUMMARY_WEIGHT = 1.0
-HINT_BONUS = 1.0
-SECOND_MIN_SCORE = 3.0
+SUMMARY_CAP = 2.0  # per country
+HINT_PRIOR = 1.0
+SECOND_MIN_SCORE = 2.0
 SUMMARY_CHARS = 1200  # the lead of a summary says what it is about; long tails add noise
+STORY_SEPARATORS = ("；", ";")  # "A；B；C": several stories in one item's title
+NEUTRAL = ""  # the code of names that name no country
+DOMESTIC = "*"  # the code of names that name the feed's own country
+LOCAL_PRIOR = 2.5  # a local feed's country: beats summary-only evidence, not a title mention
 
 # English CLDR names that are also ordinary words or names of people and states.
 AMBIGUOUS_ENGLISH = frozenset(
     {
-        "chad",
-        "jordan",
-        "georgia",
-        "turkey",
-        "jersey",
-        "guernsey",
-        "niger",
-        "mali",
-        "man",
-        "guinea",
-        "dominica",
-        "monaco",
-        "panama",
+        "chad", "jordan", "georgia", "turkey", "jersey", "guernsey", "niger", "mali", "man",
+        "guinea", "dominica", "monaco", "panama",
     }
-)
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Places:
+    """The names of the places data file: code → names, plus neutral names."""
+
+    names: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    neutral: tuple[str, ...] = ()
+    domestic: tuple[str, ...] = ()  # "国内", "국내": the country of the feed using them
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,94 +107,106 @@ def _cldr_names() -> dict[str, str]:
 
 
 @cache
-def _places(path: Path = PLACES_FILE) -> dict[str, tuple[str, ...]]:
+def load_places(path: Path = PROJECT_PLACES_FILE) -> Places:
+    """Read a places file (see config/places.toml for the format)."""
     data = tomllib.loads(path.read_text("utf-8"))
-    return {code: tuple(table.get("names", ())) for code, table in data.items()}
+    neutral = tuple(data.pop("neutral", {}).get("names", ()))
+    domestic = tuple(data.pop("domestic", {}).get("names", ()))
+    names = {code.upper(): tuple(table.get("names", ())) for code, table in data.items()}
+    return Places(names=names, neutral=neutral, domestic=domestic)
 
 
-def _is_ascii_word_char(ch: str) -> bool:
-    return ch.isascii() and ch.isalnum()
+def split_title(title: str) -> tuple[str, str]:
+    """(the first story of a title, the rest)."""
+    for sep in STORY_SEPARATORS:
+        head, found, rest = title.partition(sep)
+        if found and head.strip():
+            return head, rest
+    return title, ""
 
 
 class Classifier:
     """Compiled name tables for one configuration. Reuse it for many stories.
 
-    Matching uses one Aho-Corasick automaton over the lower-cased text (linear in
-    the text, whatever the number of names); word boundaries and the case of
-    acronyms are checked on the original text afterwards.
+    Name matching is `digest.matching.TermMatcher`: one pass over the text,
+    whatever the number of names.
     """
 
     def __init__(
-        self, countries: Sequence[str], aliases: Mapping[str, Iterable[str]] | None = None
+        self,
+        countries: Sequence[str],
+        aliases: Mapping[str, Iterable[str]] | None = None,
+        places: Places | None = None,
     ) -> None:
         self.countries = tuple(countries)
-        term_to_code: dict[str, str] = dict(_cldr_names())
-        for table in (_places(), aliases or {}):
+        places = places if places is not None else load_places()
+        raw: dict[str, str] = dict(_cldr_names())
+        for table in (places.names, aliases or {}):
             for code, names in table.items():
                 for name in names:
-                    term_to_code[name] = code
-        self._terms: list[tuple[str, str, bool, bool]] = []  # term, code, latin, exact case
-        patterns: list[str] = []
-        for term, code in term_to_code.items():
-            term = term.strip()
-            if not term or len(term.lower()) != len(term):
-                continue
-            latin = term.isascii()
-            self._terms.append((term, code, latin, latin and term.isupper()))
-            patterns.append(term.lower())
-        self._automaton = AhoCorasick(patterns)
+                    raw[name] = code
+        for name in places.neutral:
+            raw[name] = NEUTRAL
+        for name in places.domestic:
+            raw[name] = DOMESTIC
+        self._matcher = TermMatcher(raw.items())
 
     def mentions(self, text: str) -> list[str]:
-        """Country codes mentioned in `text`, in order, one per mention."""
-        lowered = text.lower()
-        if len(lowered) != len(text):  # rare: a character whose lower case is longer
-            lowered = "".join(ch if len(ch.lower()) != 1 else ch.lower() for ch in text)
-        candidates = []
-        for index, start, end in self._automaton.find_matches_as_indexes(lowered, overlapping=True):
-            term, code, latin, exact = self._terms[index]
-            if exact and text[start:end] != term:
-                continue
-            if latin and (
-                (start > 0 and _is_ascii_word_char(text[start - 1]))
-                or (end < len(text) and _is_ascii_word_char(text[end]))
-            ):
-                continue
-            candidates.append((start, -(end - start), end, code))
-        # Leftmost-longest, non-overlapping: "インドネシア" is Indonesia, not "インド".
-        candidates.sort()
-        found, pos = [], 0
-        for start, _, end, code in candidates:
-            if start >= pos:
-                found.append(code)
-                pos = end
-        return found
+        """Country codes named in `text`, in order, one per mention (neutral names
+        hide what is inside them and name nothing; domestic words give DOMESTIC)."""
+        return [code for code in self._matcher.find(text) if code != NEUTRAL]
 
-    def classify(self, title: str, summary: str = "", hint: str = "") -> Classification:
+    def classify(
+        self, title: str, summary: str = "", hint: str = "", *, local: bool = False
+    ) -> Classification:
+        """Decide a story's country. `hint` is its feed's country; `local` says the
+        feed reports local news, so that stories naming no country are about `hint`."""
+        head, rest = split_title(title)
+        named_in_title = self.mentions(head)
+        domestic_in_title = named_in_title.count(DOMESTIC) if hint else 0
+        in_title = [c for c in named_in_title if c != DOMESTIC]
+        in_summary = [
+            hint if c == DOMESTIC else c
+            for c in self.mentions(rest + "\n" + summary[:SUMMARY_CHARS])
+            if c != DOMESTIC or hint
+        ]
         scores: dict[str, float] = {}
-        in_title = self.mentions(title)
-        for code in in_title:
+        first_seen: dict[str, int] = {}
+        for i, code in enumerate(in_title):
             scores[code] = scores.get(code, 0.0) + (
                 TITLE_REPEAT_WEIGHT if code in scores else TITLE_WEIGHT
             )
+            first_seen.setdefault(code, i)
         if in_title:
             scores[in_title[0]] += SUBJECT_BONUS
-        for code in self.mentions(summary[:SUMMARY_CHARS]):
-            scores[code] = scores.get(code, 0.0) + SUMMARY_WEIGHT
+        if domestic_in_title:
+            # "国内" says where, weakly; it is never the subject the way a name is.
+            scores[hint] = scores.get(hint, 0.0) + TITLE_REPEAT_WEIGHT * domestic_in_title
+            first_seen.setdefault(hint, len(in_title))
+        from_summary: dict[str, float] = {}
+        for i, code in enumerate(in_summary):
+            from_summary[code] = min(SUMMARY_CAP, from_summary.get(code, 0.0) + SUMMARY_WEIGHT)
+            first_seen.setdefault(code, len(in_title) + i)
+        for code, points in from_summary.items():
+            scores[code] = scores.get(code, 0.0) + points
+        if hint and (local or hint in scores):
+            scores[hint] = scores.get(hint, 0.0) + (LOCAL_PRIOR if local else HINT_PRIOR)
+            first_seen.setdefault(hint, len(in_title) + len(in_summary))
+        titled = set(in_title)
         if not scores:
             return Classification(country="")
-        if hint and hint in scores:
-            scores[hint] += HINT_BONUS
         order = {code: i for i, code in enumerate(self.countries)}
 
-        def rank(code: str) -> tuple[float, int, int]:
-            return (-scores[code], 0 if code == hint else 1, order.get(code, len(order)))
+        def rank(code: str) -> tuple[float, int, int, int]:
+            return (-scores[code], 0 if code == hint else 1, first_seen[code],
+                    order.get(code, len(order)))  # fmt: skip
 
         ranked = sorted(scores, key=rank)
         primary = ranked[0]
         second = ""
         for code in ranked[1:]:
             if code in order and (
-                scores[code] >= SECOND_MIN_SCORE or scores[code] >= scores[primary] / 2
+                code in titled or scores[code] >= max(SECOND_MIN_SCORE, scores[primary] / 2)
             ):
                 second = code
                 break

@@ -17,7 +17,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from digest.archive import write_issue
-from digest.classify import Classifier
+from digest.classify import Classifier, load_places
 from digest.compose import prepare
 from digest.config import Secrets, Settings
 from digest.deliver import (
@@ -82,7 +82,9 @@ def build(settings: Settings, store: Store, week: str, now: datetime) -> BuiltIs
         now=now,
         feed_names=feed_names(settings, store),
         feed_hints={f.url: f.country for f in settings.feeds},
-        classifier=Classifier(settings.digest.countries, settings.aliases),
+        classifier=Classifier(
+            settings.digest.countries, settings.aliases, load_places(settings.places_file)
+        ),
     )
     rendered = render_issue(issue, settings)
     path = write_issue(issue, rendered, settings)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from digest.classify import Classifier
+from digest.classify import Classifier, load_places
 
 COUNTRIES = ["KR", "JP", "CN", "HK", "TW", "SG", "IN", "AE"]
 
@@ -34,7 +36,13 @@ def classifier() -> Classifier:
         ("インドネシアでAI規制", "ID"),  # not "インド"
         ("Indiana startup raises $12M", ""),  # not India
         ("Let us talk about AI", ""),  # "us" is not the US
-        ("OpenAI ships a new model", ""),
+        ("OpenAI ships a new model", "US"),  # organisations settle the country too
+        ("A new open model tops the leaderboard", ""),
+        ("A meta-analysis of model evaluations", ""),  # "=Meta" matches its case only
+        ("Meta ships Llama 5", "US"),
+        ("日本語に強いLLMが登場", ""),  # a language, not Japan
+        ("美元走强，芯片股回调", ""),  # a currency, not the US
+        ("Loiloscope 2 ships", ""),  # a name inside a word is no name
         ("US export rules tighten", "US"),
     ],
 )
@@ -50,8 +58,17 @@ def test_title_outweighs_summary(classifier: Classifier) -> None:
 def test_feed_hint_is_a_prior_not_the_answer(classifier: Classifier) -> None:
     # A Chinese-language feed (hint CN) writing about Korea is Korea.
     assert classifier.classify("韩国Naver发布新模型", hint="CN").country == "KR"
-    # A story that names no country is Global, whatever its feed's home.
-    assert classifier.classify("OpenAI ships a new model", hint="KR").country == ""
+    # A story that names no country is Global, whatever its feed's home...
+    assert classifier.classify("A new open model tops the leaderboard", hint="KR").country == ""
+    # ...unless the feed is local news (a city's news desk, a company's own blog).
+    local = classifier.classify("A new open model tops the leaderboard", hint="KR", local=True)
+    assert local.country == "KR"
+    # A local feed's passing summary mention of elsewhere does not move its story,
+    assert classifier.classify("Police test robots", "as in Japan", "HK", local=True).country == (
+        "HK"
+    )
+    # but a title naming another country does: a Chinese-language feed about Korea is Korea.
+    assert classifier.classify("韩国Naver发布新模型", hint="CN", local=True).country == "KR"
     # Ties go to the hint.
     assert classifier.classify("Korea and Japan sign AI pact", hint="JP").country == "JP"
 
@@ -62,3 +79,32 @@ def test_two_hubs_give_a_second_country_tag(classifier: Classifier) -> None:
     assert verdict.second == "JP"
     single = classifier.classify("Samsung opens Pangyo lab", "Samsung said in Seoul on Monday.")
     assert single.second == ""
+
+
+def test_domestic_words_name_the_feeds_country_weakly(classifier: Classifier) -> None:
+    assert classifier.classify("5月国内手机出货量同比下滑32%", hint="CN").country == "CN"
+    assert classifier.classify("5月国内手机出货量同比下滑32%").country == ""  # whose "domestic"?
+    assert classifier.classify("국내 AI 스타트업 투자 급증", hint="KR").country == "KR"
+    # A name is the subject; "国内" only says where it happened.
+    samsung = classifier.classify("三星uMCP开启量产，本月进入国内市场", hint="CN")
+    assert samsung.country == "KR"
+
+
+def test_a_digest_title_is_about_its_first_story(classifier: Classifier) -> None:
+    verdict = classifier.classify("【上市】华为发布新芯片；三星扩产；台积电涨价")
+    assert verdict.country == "CN"
+
+
+def test_summary_mentions_are_capped(classifier: Classifier) -> None:
+    summary = "China " * 10
+    assert classifier.classify("Hong Kong opens AI centre", summary).country == "HK"
+
+
+def test_places_file_is_user_data(tmp_path: Path) -> None:
+    places = tmp_path / "places.toml"
+    places.write_text('[neutral]\nnames = ["Tokyo Drift"]\n[KR]\nnames = ["=Hanbit"]\n')
+    custom = Classifier(COUNTRIES, places=load_places(places))
+    assert custom.classify("Hanbit opens a lab").country == "KR"
+    assert custom.classify("hanbit opens a lab").country == ""
+    assert custom.classify("Tokyo Drift remake").country == ""
+    assert custom.classify("Japan startup").country == "JP"  # CLDR names stay
