@@ -42,7 +42,11 @@ SUPPORTED_LANGUAGES = ("ja", "en")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SECURITY_MODES = ("starttls", "ssl", "none")
 DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+TEMPLATES_DIR = PROJECT_DIR / "templates"
+PROJECT_PLACES_FILE = PROJECT_DIR / "config" / "places.toml"
+PROJECT_TOPICS_FILE = PROJECT_DIR / "config" / "topics.toml"
+FEED_FILTERS = ("ai",)  # topics of config/topics.toml a feed can be filtered on
 MIN_SECRET_LENGTH = 16
 
 
@@ -78,6 +82,8 @@ class FeedSettings:
     name: str = ""  # display name; defaults to the feed's own title, then its host
     country: str = ""  # a hint (prior) for classification, ISO 3166 alpha-2
     language: str = ""  # a hint; feeds often declare the wrong one
+    local: bool = False  # local news: its stories that name no country are about `country`
+    filter: str = ""  # "ai": keep only stories about AI (config/topics.toml)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +126,8 @@ class Settings:
     unsubscribe_mailto: str  # [unsubscribe] mailto, default the From address
     aliases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # [aliases]
     templates_dir: Path = TEMPLATES_DIR
+    places_file: Path = PROJECT_PLACES_FILE  # [digest] places
+    topics_file: Path = PROJECT_TOPICS_FILE  # [digest] topics
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,6 +333,8 @@ def parse_settings(data: Mapping[str, Any], source: Path) -> Settings:
         if code in countries:
             raise d.error("countries", f"{code} is listed twice")
         countries.append(code)
+    places_file = _data_file(d, source, "places", PROJECT_PLACES_FILE)
+    topics_file = _data_file(d, source, "topics", PROJECT_TOPICS_FILE)
     max_per_section = d.take("max_per_section", int, dflt.max_per_section)
     _positive(d, "max_per_section", max_per_section)
     digest = DigestSettings(
@@ -349,12 +359,28 @@ def parse_settings(data: Mapping[str, Any], source: Path) -> Settings:
             raise f.error("url", f"{url} is listed twice")
         seen_urls.add(url)
         country = f.text("country")
+        local = bool(f.take("local", bool, False))
+        feed_filter = f.text("filter").lower()
+        if feed_filter and feed_filter not in FEED_FILTERS:
+            raise f.error(
+                "filter",
+                f"{feed_filter!r} is not a known filter",
+                hint="use " + " or ".join(f'"{x}"' for x in FEED_FILTERS),
+            )
+        if local and not country:
+            raise f.error(
+                "local",
+                "needs a country: local news of which country?",
+                hint='add country = "KR" (say) to this [[feeds]] entry',
+            )
         feeds.append(
             FeedSettings(
                 url=url,
                 name=f.text("name"),
                 country=_country(f, "country", country) if country else "",
                 language=f.text("language").lower(),
+                local=local,
+                filter=feed_filter,
             )
         )
         f.finish()
@@ -467,7 +493,22 @@ def parse_settings(data: Mapping[str, Any], source: Path) -> Settings:
         unsubscribe_mailto=mailto or parseaddr(sender)[1],
         aliases=aliases,
         templates_dir=templates_dir,
+        places_file=places_file,
+        topics_file=topics_file,
     )
+
+
+def _data_file(table: _Table, source: Path, key: str, project_file: Path) -> Path:
+    """A data file named by `key`, relative to the config file; by default the file
+    of the same name beside the config file, else the project's own."""
+    given = table.text(key)
+    if given:
+        path = source.parent / given
+        if not path.is_file():
+            raise table.error(key, f"{path} is not a file")
+        return path
+    beside = source.parent / project_file.name
+    return beside if beside.is_file() else project_file
 
 
 def _from_address(table: _Table, value: str) -> str:

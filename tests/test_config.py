@@ -104,11 +104,6 @@ base_url = "https://digest.example.com/"
             "twice",
         ),
         (
-            '[[feeds]]\nurl = "https://a.example/f"\nfilter = "ai"\n',
-            "feeds[0].filter",
-            "unknown key",
-        ),
-        (
             '[smtp]\nhost = "h"\nfrom = "d@example.com"\nsecurity = "tls"\n',
             "smtp.security",
             "starttls",
@@ -126,6 +121,22 @@ base_url = "https://digest.example.com/"
         ('[aliases]\nZZZ = ["x"]\n', "aliases.ZZZ", "ISO 3166"),
         ('[storage]\npath = "a"\nfile = "b"\n', "storage.file", "unknown key"),
         ('[smpt]\nhost = "h"\n', "smpt", "did you mean `smtp`"),
+        (
+            '[[feeds]]\nurl = "https://a.example/f"\nlocal = true\n',
+            "feeds[0].local",
+            "needs a country",
+        ),
+        (
+            '[[feeds]]\nurl = "https://a.example/f"\ncountry = "HK"\nlocal = "yes"\n',
+            "feeds[0].local",
+            "true or false",
+        ),
+        ('[digest]\nplaces = "nowhere.toml"\n', "digest.places", "is not a file"),
+        (
+            '[[feeds]]\nurl = "https://a.example/f"\nfilter = "sport"\n',
+            "feeds[0].filter",
+            "not a known filter",
+        ),
     ],
 )
 def test_bad_config_names_key_and_file(tmp_path: Path, text: str, key: str, fragment: str) -> None:
@@ -172,3 +183,13 @@ def test_secrets_come_from_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("DIGEST_SECRET", "short")
     with pytest.raises(SecretMissing, match="too short"):
         load_secrets(env)
+
+
+def test_places_file_beside_the_config_wins(tmp_path: Path) -> None:
+    default = parse_settings({}, tmp_path / "digest.toml")
+    assert default.places_file.name == "places.toml" and default.places_file.is_file()
+    (tmp_path / "places.toml").write_text("[KR]\nnames = []\n")
+    assert parse_settings({}, tmp_path / "digest.toml").places_file == tmp_path / "places.toml"
+    (tmp_path / "mine.toml").write_text("[KR]\nnames = []\n")
+    chosen = parse_settings({"digest": {"places": "mine.toml"}}, tmp_path / "digest.toml")
+    assert chosen.places_file == tmp_path / "mine.toml"

@@ -1,0 +1,51 @@
+"""`filter = "ai"`: which stories are about AI, in four languages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from digest.config import PROJECT_TOPICS_FILE
+from digest.relevance import Relevance, load_topics
+
+
+@pytest.fixture(scope="module")
+def relevance() -> Relevance:
+    return Relevance(load_topics(PROJECT_TOPICS_FILE))
+
+
+@pytest.mark.parametrize(
+    ("title", "summary", "expected"),
+    [
+        ("Samsung unveils AI chip for data centres", "", True),
+        ("ソフトバンク、生成AIの新会社を設立", "", True),
+        ("百度发布文心大模型新版本", "", True),
+        ("네이버, 초거대 인공지능 요금 인하", "", True),
+        ("PyTorch 2.9 released", "", True),
+        ("Galaxy S26 preorders hit record 1.35m in Korea", "", False),
+        ("台积电2纳米量产，良率提升", "晶圆代工报价再度上涨", False),  # chips, not AI
+        ("Football: Japan beat Korea 2-1", "", False),
+        ("Travel agency opens in Seoul", "", False),  # "agency" is not "agent"
+        # A column tag is not the story: "[AI 아나운서]" is a newscast's name.
+        ("[AI 아나운서] 이더리움 역대급 급락", "비트코인 시장 동향", False),
+        # The summary must name the topic twice to carry a story.
+        ("New phone launches", "It ships with an AI assistant.", False),
+        ("New phone launches", "Its AI assistant runs a small language model on device.", True),
+        # In a "A；B" digest title only A is the title.
+        ("台积电涨价；华为发布大模型", "", False),
+    ],
+)
+def test_is_about_ai(relevance: Relevance, title: str, summary: str, expected: bool) -> None:
+    assert relevance.is_about("ai", title, summary) is expected
+
+
+def test_keywords_are_user_data(tmp_path: Path) -> None:
+    topics = tmp_path / "topics.toml"
+    topics.write_text('[ai]\nen = ["=Foo"]\nja = ["フー"]\n')
+    custom = Relevance(load_topics(topics))
+    assert custom.is_about("ai", "Foo ships")
+    assert custom.is_about("ai", "フーが出た")
+    assert not custom.is_about("ai", "foo ships")
+    with pytest.raises(KeyError):
+        custom.is_about("sport", "Foo ships")
