@@ -28,6 +28,8 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python benchmarks/gather.py
 	$(BIN)/python benchmarks/build.py
+	$(BIN)/python benchmarks/countries.py --quiet
+	$(BIN)/python benchmarks/relevance.py --quiet
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache *.egg-info
