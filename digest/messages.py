@@ -3,8 +3,9 @@
 Owns: every fixed piece of text a reader sees in the email, the web page, the
 text part, the archive index and the feed ("This week", "Unsubscribe", ...), one
 catalogue per language, and the lookup helpers. Doesn't own: dates and number
-formats (Babel, in `digest.render`), country names (filled in by selection),
-or anything that comes from feeds.
+formats (Babel, in `digest.render`), or anything that comes from feeds.
+Country names come from CLDR through Babel (`country_name`), shortened where
+readers know a shorter name.
 
 Adding a language is one edit here: add a catalogue with the same keys as
 `EN` to `CATALOGUES` (the tests check that every catalogue has exactly the keys
@@ -35,6 +36,7 @@ EN: Mapping[str, Message] = {
     "story_count": {"one": "{n} story", "other": "{n} stories"},
     "section_count": "{name} ({n})",
     "also_reported": "Also reported by",
+    "also_about": "Also about {country}",
     "global": "Global",
     "no_stories": "No stories this week.",
     "preheader": "{count} this week: {sections}",
@@ -62,6 +64,7 @@ JA: Mapping[str, Message] = {
     "story_count": {"other": "{n}件"},
     "section_count": "{name}（{n}）",
     "also_reported": "ほかの報道",
+    "also_about": "{country}にも関連",
     "global": "グローバル",
     "no_stories": "今週のニュースはありません。",
     "preheader": "今週は{count}：{sections}",
@@ -136,3 +139,23 @@ def plural(language: str, key: str, n: int, /, **fields: object) -> str:
     if template is None:
         raise MessageError(f"message {key!r} ({language!r}) has no 'other' plural form")
     return _format(language, key, template, {"n": n, **fields})
+
+
+# CLDR's standard names are sometimes the formal ones; readers know these shorter ones.
+SHORT_COUNTRY_NAMES: Mapping[tuple[str, str], str] = MappingProxyType(
+    {
+        ("en", "HK"): "Hong Kong",
+        ("en", "MO"): "Macao",
+        ("ja", "HK"): "香港",
+        ("ja", "MO"): "マカオ",
+        ("ja", "US"): "米国",
+    }
+)
+
+
+def country_name(code: str, language: str) -> str:
+    """A reader-facing country name: CLDR through Babel, short where it helps."""
+    short = SHORT_COUNTRY_NAMES.get((language, code))
+    if short:
+        return short
+    return str(Locale.parse(language).territories.get(code, code))

@@ -38,7 +38,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup
 
 from digest.config import Settings
-from digest.messages import message, plural
+from digest.messages import country_name, message, plural
 from digest.models import GLOBAL_SECTION, Issue, Section, Story
 from digest.typography import (
     CONTROL_CHARS,
@@ -119,6 +119,7 @@ class StoryView:
     summary: str  # truncated to SUMMARY_WIDTH
     also: tuple[AlsoView, ...]
     text_title: str  # "Title [2]" in the text part
+    also_about: str  # "Also about Japan": the story's second country, or ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,6 +337,15 @@ def _story_view(story: Story, issue: Issue, refs: _Refs) -> StoryView:
         summary=truncate_summary(story.summary),
         also=tuple(also),
         text_title=_with_ref(one_line(story.title), ref),
+        also_about=(
+            message(
+                issue.language,
+                "also_about",
+                country=country_name(story.second_country, issue.language),
+            )
+            if story.second_country and story.second_country != story.country
+            else ""
+        ),
     )
 
 

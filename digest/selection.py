@@ -22,25 +22,15 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from babel import Locale
-
 from digest.classify import Classifier
 from digest.config import Settings
 from digest.errors import WeekError
+from digest.messages import country_name as messages_country_name
+from digest.messages import message
 from digest.models import GLOBAL_SECTION, AlsoReported, Issue, Post, Section, Story
 
 WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
 HALF_WINDOW = timedelta(days=3, hours=12)
-
-# CLDR's standard names are sometimes the formal ones; readers know these shorter ones.
-SHORT_COUNTRY_NAMES = {
-    ("en", "HK"): "Hong Kong",
-    ("en", "MO"): "Macao",
-    ("ja", "HK"): "香港",
-    ("ja", "MO"): "マカオ",
-    ("ja", "US"): "米国",
-}
-GLOBAL_NAMES = {"ja": "グローバル", "en": "Global"}
 
 
 # -- weeks ---------------------------------------------------------------------
@@ -126,11 +116,8 @@ def next_week(week: str) -> str:
 def country_name(code: str, language: str) -> str:
     """A reader-facing name for a section: CLDR through Babel, short where it helps."""
     if code == GLOBAL_SECTION:
-        return GLOBAL_NAMES.get(language, "Global")
-    short = SHORT_COUNTRY_NAMES.get((language, code))
-    if short:
-        return short
-    return str(Locale.parse(language).territories.get(code, code))
+        return message(language, "global")
+    return messages_country_name(code, language)
 
 
 _NOT_WORD = re.compile(r"[\W_]+", re.UNICODE)

@@ -116,6 +116,7 @@ def make_issue(
                 "Both firms will fund 200 researchers."
             ),
             country="KR",
+            second_country="JP",  # shown as a tag
             feed_url="https://www.koreaherald.com/rss",
             post_id="20261118000123",
         ),
@@ -655,3 +656,12 @@ def test_a_60_story_issue_stays_under_gmails_clipping_size() -> None:
         html = render_issue(issue, settings).html_email
         assert issue.story_count == 60
         assert len(html.encode("utf-8")) <= 102 * 1024
+
+
+@pytest.mark.parametrize(
+    ("language", "label"), [("ja", "日本にも関連"), ("en", "Also about Japan")]
+)
+def test_a_second_country_is_shown_as_a_tag(language: str, label: str) -> None:
+    rendered = render_issue(make_issue(language), make_settings(language))
+    assert rendered.html_email.count(label) == 1 and rendered.text.count(label) == 1
+    assert 'class="tag"' in rendered.html_web
