@@ -2,8 +2,9 @@
 
 Owns: the pure decisions of an issue. Week arithmetic (an issue covers the
 7 days that end at its publish time, and is named by the ISO week in which most
-of those days fall), exact-duplicate merging, classification into country
-sections, ordering and capping. Takes data and a `now`; touches no network, no
+of those days fall), merging reports of one event into one story (the decision
+itself is `digest.cluster`'s), classification into country sections, ordering
+and capping. Takes data and a `now`; touches no network, no
 database and no clock. Doesn't own: storage (`digest.store`) or presentation
 (`digest.render`).
 
@@ -16,18 +17,19 @@ Fri 13th 17:00 → Fri 20th 17:00, mostly the current week: also "2026-W47".
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from digest.classify import Classifier
-from digest.config import Settings
+from digest.cluster import Doc, cluster
+from digest.config import FeedSettings, Settings
 from digest.errors import WeekError
 from digest.messages import country_name as messages_country_name
 from digest.messages import message
 from digest.models import GLOBAL_SECTION, AlsoReported, Issue, Post, Section, Story
+from digest.relevance import Relevance
 
 WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
 HALF_WINDOW = timedelta(days=3, hours=12)
@@ -120,53 +122,27 @@ def country_name(code: str, language: str) -> str:
     return messages_country_name(code, language)
 
 
-_NOT_WORD = re.compile(r"[\W_]+", re.UNICODE)
-
-
-def title_key(title: str) -> str:
-    """A title reduced for exact-duplicate matching: NFKC, case-folded, no punctuation."""
-    return _NOT_WORD.sub("", unicodedata.normalize("NFKC", title).casefold())
-
-
 @dataclass(frozen=True, slots=True)
 class _Group:
     main: Post
     others: tuple[Post, ...]
 
 
-def merge_exact_duplicates(posts: Iterable[Post]) -> list[_Group]:
-    """Group posts that share a canonical URL or a normalised title.
+def merge_duplicates(posts: Iterable[Post]) -> list[_Group]:
+    """Group posts that report the same event (`digest.cluster` decides which).
 
-    The earliest post of a group is its main story (the original report); the
-    others become "also reported by". Groups come back newest first.
+    Exact duplicates (a canonical URL or a normalised title in common) always
+    merge; so do near-duplicates: the same event from several sources, or one
+    post under two URLs. The earliest post of a group is its main story (the
+    original report); the others become "also reported by". Groups come back
+    newest first.
     """
     ordered = sorted(posts, key=lambda p: (p.published, p.feed_url, p.post_id))
-    parent = list(range(len(ordered)))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    first_with_key: dict[str, int] = {}
-    for i, post in enumerate(ordered):
-        keys = []
-        if post.url:
-            keys.append("u:" + post.url)
-        tkey = title_key(post.title)
-        if len(tkey) >= 4:  # "AI" or "速報" alone would merge unrelated posts
-            keys.append("t:" + tkey)
-        for key in keys:
-            j = first_with_key.setdefault(key, i)
-            if j != i:
-                a, b = find(i), find(j)
-                if a != b:
-                    parent[max(a, b)] = min(a, b)  # the earlier post stays the root
-    members: dict[int, list[Post]] = {}
-    for i, post in enumerate(ordered):
-        members.setdefault(find(i), []).append(post)
-    groups = [_Group(main=ps[0], others=tuple(ps[1:])) for ps in members.values()]
+    docs = [Doc(p.title, p.summary, p.url, p.published, source=p.feed_url) for p in ordered]
+    groups = [
+        _Group(main=ordered[members[0]], others=tuple(ordered[i] for i in members[1:]))
+        for members in cluster(docs)
+    ]
     groups.sort(key=lambda g: (g.main.published, g.main.feed_url, g.main.post_id), reverse=True)
     return groups
 
@@ -179,18 +155,31 @@ def build_issue(
     number: int,
     now: datetime,
     feed_names: Mapping[str, str],
-    feed_hints: Mapping[str, str],
+    feeds: Mapping[str, FeedSettings],
     classifier: Classifier,
+    relevance: Relevance,
 ) -> Issue:
-    """The whole model of one issue, from the posts stored for its window."""
+    """The whole model of one issue, from the posts stored for its window.
+
+    `feeds` gives each post's feed settings by URL: its country hint, whether it
+    is local news, and its topic filter (a filtered feed's off-topic posts are
+    left out before anything else is decided).
+    """
     start, end = issue_window(week, settings)
-    in_window = [p for p in posts if start <= p.published < end]
-    groups = merge_exact_duplicates(in_window)
+    unknown = FeedSettings(url="")
+
+    def relevant(post: Post) -> bool:
+        topic = feeds.get(post.feed_url, unknown).filter
+        return not topic or relevance.is_about(topic, post.title, post.summary)
+
+    in_window = [p for p in posts if start <= p.published < end and relevant(p)]
+    groups = merge_duplicates(in_window)
     configured = settings.digest.countries
     by_section: dict[str, list[Story]] = {code: [] for code in (*configured, GLOBAL_SECTION)}
     for group in groups:
         main = group.main
-        verdict = classifier.classify(main.title, main.summary, feed_hints.get(main.feed_url, ""))
+        feed = feeds.get(main.feed_url, unknown)
+        verdict = classifier.classify(main.title, main.summary, feed.country, local=feed.local)
         section = verdict.country if verdict.country in configured else GLOBAL_SECTION
         source = feed_names.get(main.feed_url, main.feed_url)
         also: list[AlsoReported] = []

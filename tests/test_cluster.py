@@ -1,0 +1,305 @@
+"""Near-duplicate clustering: hand-written cases, and the labelled corpus pairs."""
+
+from __future__ import annotations
+
+import csv
+import io
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import feedparser
+import pytest
+
+from digest.cluster import Doc, cluster, similarity, url_key
+from digest.config import FeedSettings
+from digest.normalize import normalize_entries
+
+T0 = datetime(2026, 11, 17, 9, 0, tzinfo=UTC)
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+PAIRS = Path(__file__).resolve().parent / "data" / "duplicate_pairs.tsv"
+
+
+def doc(
+    title: str,
+    *,
+    hours: float = 0,
+    summary: str = "",
+    url: str = "",
+    source: str = "",
+) -> Doc:
+    return Doc(title, summary, url, T0 + timedelta(hours=hours), source)
+
+
+def together(*docs: Doc) -> bool:
+    """Whether all the docs end up in one group."""
+    return len(cluster(docs)) == 1
+
+
+# -- exact duplicates ------------------------------------------------------------
+
+
+def test_same_article_url_always_merges_even_weeks_apart() -> None:
+    a = doc("Kimi K2: Open Agentic Intelligence", url="https://www.kimi.com/blog/kimi-k2.html")
+    b = doc("Kimi K2", hours=24 * 30, url="https://kimi.com/blog/kimi-k2/", source="other")
+    assert together(a, b)
+
+
+def test_a_home_page_link_is_not_an_article() -> None:
+    assert url_key("https://www.example.com/") == ""
+    a = doc("Samsung opens AI lab in Pangyo", url="https://example.com/")
+    b = doc("Naver cuts HyperCLOVA prices", url="https://example.com/", source="b")
+    assert not together(a, b)
+
+
+def test_same_title_from_two_sources_merges_within_the_window_only() -> None:
+    a = doc("DeepSeek releases V5", source="cn")
+    b = doc("DeepSeek releases V5!", hours=30, source="en")
+    c = doc("DeepSeek releases V5", hours=24 * 9, source="jp")
+    assert cluster([a, b, c]) == [[0, 1], [2]]
+
+
+def test_a_feeds_recurring_headline_is_not_a_duplicate() -> None:
+    def close(day: int, points: str, level: str) -> Doc:
+        return doc(
+            "Hong Kong stocks close higher",
+            hours=24 * day,
+            url=f"https://rthk.example/{day}",
+            source="rthk",
+            summary=f"Hong Kong stocks ended higher on {['Monday', 'Tuesday'][day]}, with "
+            f"the benchmark Hang Seng Index up {points} percent at {level}. The Shanghai "
+            "Composite Index finished up at a higher level.",
+        )
+
+    assert not together(close(0, "1.8", "21,521"), close(1, "2.6", "21,857"))
+
+
+def test_short_titles_never_merge_on_their_own() -> None:
+    a = doc("AI", url="https://a.example/1", source="a")
+    b = doc("AI", hours=1, url="https://a.example/2", source="a")
+    assert not together(a, b)
+
+
+# -- near duplicates -------------------------------------------------------------
+
+
+def test_chinese_reports_of_one_event_merge_on_character_ngrams() -> None:
+    a = doc("三星电子宣布在平泽新建AI芯片工厂，投资10.1兆韩元", source="cn-1")
+    b = doc("投资10.1兆韩元！三星电子平泽AI芯片工厂正式动工", hours=5, source="cn-2")
+    assert together(a, b)
+
+
+def test_japanese_reports_of_one_event_merge() -> None:
+    a = doc("ソフトバンク、北海道苫小牧市にAIデータセンター建設へ 投資額は数千億円", source="jp-1")
+    b = doc(
+        "ソフトバンクが苫小牧市にAIデータセンターを建設 投資額は数千億円規模",
+        hours=3,
+        source="jp-2",
+    )
+    assert together(a, b)
+
+
+def test_a_headline_and_its_longer_wording_merge() -> None:
+    a = doc("PyTorch 1.9发布，支持新API，可在边缘设备中执行", source="jiqizhixin")
+    b = doc("PyTorch 1.9发布！移动端疯狂更新，网友：我的最爱", hours=2, source="qbitai")
+    assert together(a, b)
+
+
+def test_quarters_and_tenths_are_read_as_numbers() -> None:
+    a = doc("最高涨幅30%！三季度晶圆代工报价再度上涨，封测厂商也将跟进", source="a")
+    b = doc("传Q3晶圆代工成熟制程报价最高将上调三成", hours=18, source="b")
+    assert together(a, b)
+
+
+def test_english_reports_sharing_the_lead_merge() -> None:
+    lead = (
+        "Samsung Electronics will invest 10.1 trillion won in a new AI chip plant in "
+        "Pyeongtaek, the company said on Tuesday, with production due to start in 2028."
+    )
+    a = doc("Samsung to build $7bn AI chip plant", summary=lead, source="a")
+    b = doc(
+        "Samsung commits 10.1tn won to Pyeongtaek AI chip fab",
+        hours=6,
+        summary=lead.replace("the company said", "it said"),
+        source="b",
+    )
+    assert together(a, b)
+
+
+# -- hard negatives --------------------------------------------------------------
+
+
+def test_same_company_same_day_different_events_stay_apart() -> None:
+    a = doc(
+        "Samsung opens AI lab in Pangyo",
+        summary="Samsung Electronics opened an AI research lab in Pangyo on Tuesday.",
+        source="a",
+    )
+    b = doc(
+        "Samsung union strikes at Pyeongtaek plant",
+        hours=3,
+        summary="Samsung Electronics workers walked out at the Pyeongtaek chip plant on Tuesday.",
+        source="b",
+    )
+    assert not together(a, b)
+
+
+def test_a_version_mismatch_counts_against_a_match() -> None:
+    v3, v2, v3_again = doc("DeepSeek-V3 发布"), doc("DeepSeek-V2 发布"), doc("DeepSeek V3 发布")
+    assert similarity(v3, v2) < similarity(v3, v3_again)
+    assert not together(doc("Kimi K2.5 released", source="a"), doc("Kimi K2 released", source="b"))
+    music = doc("MiniMax Music 2.5 brings vocals to song generation")
+    assert not together(music, doc("MiniMax Music 2.5+ brings instrumentals to song generation"))
+
+
+def test_two_weekly_stories_on_one_topic_stay_apart() -> None:
+    a = doc("DeepSeek-R1 发布", source="deepseek")
+    b = doc("DeepSeek APP 发布", hours=24 * 2, source="deepseek")
+    c = doc("DeepSeek removed from SKorean app stores", hours=24 * 3, source="rthk")
+    assert len(cluster([a, b, c])) == 3
+
+
+def test_meetings_on_different_days_stay_apart() -> None:
+    template = (
+        "民主党の厚生労働部門会議は9月{day}日の会合で、"
+        "関係団体から税制改正要望についてヒアリングを行った。"
+    )
+    a = doc(
+        "税制改正要望、消費税課税が重点項目に－厚労部門会議",
+        summary=template.format(day=21),
+        url="https://cb.example/1",
+        source="cb",
+    )
+    b = doc(
+        "税制改正要望、来週にも党税調に提出へ－厚労部門会議",
+        hours=25,
+        summary=template.format(day=22),
+        url="https://cb.example/2",
+        source="cb",
+    )
+    assert not together(a, b)
+
+
+def test_reports_too_far_apart_do_not_merge() -> None:
+    a = doc("三星电子宣布在平泽新建AI芯片工厂，投资10.1兆韩元", source="cn-1")
+    b = doc("投资10.1兆韩元！三星电子平泽AI芯片工厂正式动工", hours=24 * 10, source="cn-2")
+    assert not together(a, b)
+    assert similarity(a, b) > 0.5  # it is the time, not the text, that keeps them apart
+
+
+def test_a_roundup_title_is_matched_by_its_lead_story() -> None:
+    single = doc("国产射频芯片厂商飞骧科技拟A股IPO", source="icsmart")
+    roundup = doc(
+        "【上市】证监会同意格科微科创板IPO注册；飞骧科技拟A股IPO；均普智能科创板IPO成功过会",
+        hours=1,
+        source="jiwei",
+    )
+    led = doc("【上市】飞骧科技拟A股IPO；均普智能科创板IPO成功过会", hours=2, source="other")
+    assert cluster([single, roundup, led]) == [[0, 2], [1]]
+
+
+def test_a_feeds_title_suffix_is_boilerplate() -> None:
+    other_titles = [
+        "Snapchat's new AI Clips Lens turns photos into videos",
+        "Spotify's SongDNA maps how songs are connected",
+        "Epic Games cuts 1,000 jobs as Fortnite engagement drops",
+        "Roku's Howdy subscription launches on Prime Video",
+    ]
+    tc = [
+        doc(f"{t} | TechCrunch", hours=k, source="techcrunch") for k, t in enumerate(other_titles)
+    ]
+    story = doc("Mirage raises $75M for its AI video editing app | TechCrunch", source="techcrunch")
+    elsewhere = doc("Mirage raises $75M for AI video editing app", hours=2, source="verge")
+    groups = cluster([*tc, story, elsewhere])
+    assert [4, 5] in groups and len(groups) == 5
+
+
+# -- the contract ----------------------------------------------------------------
+
+
+def test_every_index_once_groups_earliest_first() -> None:
+    rng = random.Random(3)
+    titles = [
+        "三星电子宣布在平泽新建AI芯片工厂，投资10.1兆韩元",
+        "投资10.1兆韩元！三星电子平泽AI芯片工厂正式动工",
+        "Samsung opens AI lab in Pangyo",
+        "Samsung opens AI lab in Pangyo!",
+        "Naver cuts HyperCLOVA X prices for public agencies",
+        "ソフトバンク、北海道にAIデータセンター",
+    ]
+    docs = [doc(t, hours=rng.uniform(0, 48), source=f"s{k}") for k, t in enumerate(titles)]
+    groups = cluster(docs)
+    assert sorted(i for g in groups for i in g) == list(range(len(docs)))
+    for g in groups:
+        assert [docs[i].published for i in g] == sorted(docs[i].published for i in g)
+    firsts = [docs[g[0]].published for g in groups]
+    assert firsts == sorted(firsts)
+    assert len(groups) == 4
+
+
+def test_the_result_does_not_depend_on_input_order() -> None:
+    docs = [
+        doc("三星电子宣布在平泽新建AI芯片工厂，投资10.1兆韩元", source="a"),
+        doc("投资10.1兆韩元！三星电子平泽AI芯片工厂正式动工", hours=5, source="b"),
+        doc("Samsung opens AI lab in Pangyo", hours=1, source="c"),
+        doc("Samsung union strikes at Pyeongtaek plant", hours=2, source="d"),
+    ]
+    expected = {frozenset(docs[i] for i in g) for g in cluster(docs)}
+    shuffled = docs[::-1]
+    assert {frozenset(shuffled[i] for i in g) for g in cluster(shuffled)} == expected
+
+
+def test_similarity_is_symmetric_and_bounded() -> None:
+    a = doc("Kimi K3 tops the open-model rankings", summary="Moonshot's Kimi K3 ranks first.")
+    b = doc("Kimi K3 released", summary="Moonshot released Kimi K3 today.", hours=3)
+    assert similarity(a, b) == pytest.approx(similarity(b, a))
+    assert 0.0 <= similarity(a, b) <= 1.0
+    assert similarity(a, a) == pytest.approx(1.0)
+
+
+def test_no_docs_no_groups() -> None:
+    assert cluster([]) == []
+
+
+# -- the labelled corpus ---------------------------------------------------------
+
+FIRST_SEEN = datetime(2026, 10, 1, tzinfo=UTC)  # after every dated corpus entry
+
+
+def _load_corpus(feeds: Path) -> tuple[list[Doc], dict[tuple[str, str], list[int]]]:
+    docs: list[Doc] = []
+    where: dict[tuple[str, str], list[int]] = {}
+    for path in sorted(feeds.glob("*.xml")):
+        parsed = feedparser.parse(
+            io.BytesIO(path.read_bytes()), sanitize_html=False, resolve_relative_uris=False
+        )
+        feed = FeedSettings(url=f"corpus:{path.name}")
+        for entry in parsed.entries:
+            item = str(entry.get("id") or entry.get("link") or "").strip()
+            for post in normalize_entries(
+                {"feed": parsed.feed, "entries": [entry]}, feed, FIRST_SEEN
+            ):
+                where.setdefault((path.name, item), []).append(len(docs))
+                docs.append(Doc(post.title, post.summary, post.url, post.published, path.name))
+    return docs, where
+
+
+def test_labelled_pairs_meet_the_precision_and_recall_targets() -> None:
+    if not CORPUS.is_dir():
+        pytest.skip(f"the shared corpus is not at {CORPUS}")
+    docs, where = _load_corpus(CORPUS / "feeds")
+    group_of = {i: g for g, members in enumerate(cluster(docs)) for i in members}
+    with PAIRS.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    assert len(rows) >= 50 and sum(r["label"] == "different" for r in rows) >= 40
+    tp = fp = fn = 0
+    for r in rows:
+        a, b = where[(r["file_a"], r["item_a"])], where[(r["file_b"], r["item_b"])]
+        i, j = (a[0], a[1]) if a == b else (a[0], b[0])  # one item twice: its two copies
+        merged = group_of[i] == group_of[j]
+        same = r["label"] == "same"
+        tp += merged and same
+        fp += merged and not same
+        fn += same and not merged
+    assert tp / (tp + fp) >= 0.95, f"precision {tp}/{tp + fp}"
+    assert tp / (tp + fn) >= 0.80, f"recall {tp}/{tp + fn}"
