@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/build.py
 	$(BIN)/python benchmarks/countries.py --quiet
 	$(BIN)/python benchmarks/relevance.py --quiet
+	$(BIN)/python benchmarks/duplicates.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache *.egg-info

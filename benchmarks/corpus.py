@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from digest.cluster import title_key
 from digest.config import Settings, parse_settings
 from digest.feedserver import FeedServer
 from digest.gather import gather
 from digest.models import Post
 from digest.normalize import canonical_url
-from digest.selection import title_key
 from digest.store import Store
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"

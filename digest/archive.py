@@ -111,6 +111,7 @@ def issue_to_json(issue: Issue) -> dict[str, Any]:
                         "date": _iso(story.published),
                         "summary": story.summary,
                         "country": story.country,
+                        "second_country": story.second_country,
                         "also": [{"source": a.source, "link": a.url} for a in story.also],
                         "anchor": story.anchor,
                         "feed_url": story.feed_url,
@@ -133,6 +134,12 @@ def _get(data: Any, key: str, kind: type, where: str) -> Any:
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise ValueError(f"{where}.{key}: expected {kind.__name__}")
     return value
+
+
+def _optional_text(data: dict[str, Any], key: str) -> str:
+    """A string key added in a later version: older issue files lack it."""
+    value = data.get(key, "")
+    return value if isinstance(value, str) else ""
 
 
 def _time(data: Any, key: str, where: str) -> datetime:
@@ -171,8 +178,9 @@ def issue_from_json(data: Any) -> Issue:
                 summary=_get(st, "summary", str, w),
                 country=_get(st, "country", str, w),
                 also=also,
-                feed_url=st.get("feed_url", "") if isinstance(st.get("feed_url"), str) else "",
-                post_id=st.get("post_id", "") if isinstance(st.get("post_id"), str) else "",
+                second_country=_optional_text(st, "second_country"),
+                feed_url=_optional_text(st, "feed_url"),
+                post_id=_optional_text(st, "post_id"),
             )
             stories.append(story)
         sections.append(

@@ -32,6 +32,7 @@ from digest.errors import ConfigError
 from digest.gather import GatherReport, gather
 from digest.lock import publishing_lock
 from digest.models import Issue
+from digest.relevance import Relevance, load_topics
 from digest.render import RenderedIssue, render_issue
 from digest.selection import build_issue, issue_window, latest_due_week
 from digest.store import Store
@@ -81,10 +82,11 @@ def build(settings: Settings, store: Store, week: str, now: datetime) -> BuiltIs
         number=store.issue_number(week, now),
         now=now,
         feed_names=feed_names(settings, store),
-        feed_hints={f.url: f.country for f in settings.feeds},
+        feeds={f.url: f for f in settings.feeds},
         classifier=Classifier(
             settings.digest.countries, settings.aliases, load_places(settings.places_file)
         ),
+        relevance=Relevance(load_topics(settings.topics_file)),
     )
     rendered = render_issue(issue, settings)
     path = write_issue(issue, rendered, settings)

@@ -8,20 +8,27 @@ from pathlib import Path
 import pytest
 
 from digest.classify import Classifier
-from digest.config import Settings, parse_settings
+from digest.cluster import title_key
+from digest.config import PROJECT_TOPICS_FILE, FeedSettings, Settings, parse_settings
 from digest.errors import WeekError
 from digest.models import GLOBAL_SECTION, Post
+from digest.relevance import Relevance, load_topics
 from digest.selection import (
     build_issue,
     country_name,
     issue_window,
     latest_due_week,
-    merge_exact_duplicates,
+    merge_duplicates,
     next_week,
     parse_week,
     publish_time,
-    title_key,
 )
+
+RELEVANCE = Relevance(load_topics(PROJECT_TOPICS_FILE))
+
+
+def feeds_of(*specs: tuple[str, str]) -> dict[str, FeedSettings]:
+    return {url: FeedSettings(url=url, country=country) for url, country in specs}
 
 
 def settings(**digest: object) -> Settings:
@@ -131,7 +138,7 @@ def test_exact_duplicates_merge_by_url_or_title_keeping_the_earliest() -> None:
         post(4, "AI", t0, url="https://b.example/x"),  # short titles never merge on title
         post(5, "AI", t0 + timedelta(hours=1), url="https://b.example/y"),
     ]
-    groups = merge_exact_duplicates(posts)
+    groups = merge_duplicates(posts)
     assert len(groups) == 3
     merged = next(g for g in groups if g.main.post_id == "id-1")
     assert {p.post_id for p in merged.others} == {"id-2", "id-3"}
@@ -159,8 +166,9 @@ def test_build_issue_groups_orders_caps_and_merges() -> None:
         number=3,
         now=end,
         feed_names={"https://kr.example/f": "KR feed", "https://en.example/f": "EN feed"},
-        feed_hints={"https://kr.example/f": "KR"},
+        feeds=feeds_of(("https://kr.example/f", "KR")),
         classifier=Classifier(s.digest.countries),
+        relevance=RELEVANCE,
     )
     assert [sec.code for sec in issue.sections] == ["KR", "JP", GLOBAL_SECTION]
     kr = issue.sections[0]
@@ -205,9 +213,41 @@ def test_merged_story_lists_other_sources() -> None:
         number=1,
         now=t,
         feed_names={"https://x.example/f": "X", "https://y.example/f": "Y"},
-        feed_hints={},
+        feeds={},
         classifier=Classifier(s.digest.countries),
+        relevance=RELEVANCE,
     )
     story = issue.sections[0].stories[0]
     assert story.source == "X" and story.url == "https://x.example/1"
     assert [(a.source, a.url) for a in story.also] == [("Y", "https://y.example/2")]
+
+
+def test_filtered_feeds_keep_only_ai_stories_and_local_feeds_keep_their_news() -> None:
+    s = settings(countries=["KR", "JP"])
+    start, _ = issue_window("2026-W47", s)
+    t = start + timedelta(hours=5)
+    general, local = "https://news.example/all", "https://kr.example/local"
+    posts = [
+        post(1, "Samsung unveils AI chip for data centres", t, feed=general),
+        post(2, "Korea beat Japan 2-1 in the final", t, feed=general),  # sport: filtered out
+        post(3, "New open model tops the leaderboard", t, feed=local),  # names no country
+    ]
+    feeds = {
+        general: FeedSettings(url=general, filter="ai"),
+        local: FeedSettings(url=local, country="KR", local=True),
+    }
+    issue = build_issue(
+        posts,
+        settings=s,
+        week="2026-W47",
+        number=1,
+        now=t,
+        feed_names={},
+        feeds=feeds,
+        classifier=Classifier(s.digest.countries),
+        relevance=RELEVANCE,
+    )
+    titles = {sec.code: [st.title for st in sec.stories] for sec in issue.sections}
+    assert titles == {
+        "KR": ["Samsung unveils AI chip for data centres", "New open model tops the leaderboard"]
+    }
