@@ -31,12 +31,12 @@ DEMO_SUBSCRIBERS = (
     ("analyst@example.org", "アナリスト"),
     ("reader@example.net", ""),
 )
-FEED_HINTS = {  # file → (country hint, language)
-    "korea-ai-ko.xml": ("KR", "ko"),
-    "japan-ai-ja.xml": ("JP", "ja"),
-    "china-ai-zh.xml": ("CN", "zh"),
-    "greater-bay-zh-hant.xml": ("", "zh-hant"),
-    "asia-tech-en.xml": ("", "en"),
+FEED_KEYS: dict[str, dict[str, object]] = {  # file → extra [[feeds]] keys, as a user writes them
+    "korea-ai-ko.xml": {"country": "KR", "local": True, "language": "ko"},
+    "japan-ai-ja.xml": {"country": "JP", "local": True, "language": "ja"},
+    "china-ai-zh.xml": {"country": "CN", "local": True, "language": "zh"},
+    "greater-bay-zh-hant.xml": {"language": "zh-hant"},
+    "asia-tech-en.xml": {"language": "en", "filter": "ai"},  # a general feed: AI stories only
 }
 
 CONFIG_TEMPLATE = """\
@@ -64,13 +64,10 @@ base_url = "https://digest.example.com/"
 """
 
 
-def _feed_block(url: str, country: str, language: str, name: str = "") -> str:
+def _feed_block(url: str, keys: dict[str, object]) -> str:
     lines = ["[[feeds]]", f'url = "{url}"']
-    if name:
-        lines.append(f'name = "{name}"')
-    if country:
-        lines.append(f'country = "{country}"')
-    lines.append(f'language = "{language}"')
+    for key, value in keys.items():
+        lines.append(f"{key} = " + ("true" if value is True else f'"{value}"'))
     return "\n".join(lines) + "\n"
 
 
@@ -88,10 +85,9 @@ def run_demo(folder: Path) -> int:
     with FeedServer() as feeds, SmtpSink(received_dir) as sink:
         blocks = []
         for url in feeds.serve_directory(SAMPLE_FEEDS):
-            country, language = FEED_HINTS.get(url.rsplit("/", 1)[-1], ("", ""))
-            blocks.append(_feed_block(url, country, language))
+            blocks.append(_feed_block(url, FEED_KEYS.get(url.rsplit("/", 1)[-1], {})))
         feeds["/gone.xml"] = Route(b"Not Found", status=404, content_type="text/plain")
-        blocks.append(_feed_block(feeds.url("/gone.xml"), "", "en", "A feed that went away"))
+        blocks.append(_feed_block(feeds.url("/gone.xml"), {"name": "A feed that went away"}))
         config = folder / "digest.toml"
         config.write_text(
             CONFIG_TEMPLATE.format(
