@@ -63,15 +63,28 @@ def gather_corpus(
 ) -> tuple[list[Labelled], Settings]:
     """Serve, gather and match. `config` adds keys to the generated settings."""
     rows = read_labels(labels_file)
-    hints = hints or {}
-    logging.getLogger("digest").setLevel(logging.ERROR)  # broken corpus feeds are expected
+    digest_log = logging.getLogger("digest")
+    level = digest_log.level
+    digest_log.setLevel(logging.ERROR)  # broken corpus feeds are expected: keep the output short
+    try:
+        return _gather_and_match(feeds_dir, rows, config or {}, hints or {})
+    finally:
+        digest_log.setLevel(level)
+
+
+def _gather_and_match(
+    feeds_dir: Path,
+    rows: list[dict[str, str]],
+    config: dict[str, object],
+    hints: dict[str, dict[str, object]],
+) -> tuple[list[Labelled], Settings]:
     with FeedServer() as server, tempfile.TemporaryDirectory() as tmp:
         urls = {Path(u).name: u for u in server.serve_directory(feeds_dir)}
         data: dict[str, object] = {
             "feeds": [{"url": url, **hints.get(name, {})} for name, url in urls.items()],
             "storage": {"path": f"{tmp}/corpus.sqlite3"},
         }
-        data.update(config or {})
+        data.update(config)
         settings = parse_settings(data, Path("benchmark.toml"))
         with Store(settings.storage_path) as store:
             gather(settings, store, NOW)

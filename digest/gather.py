@@ -18,6 +18,15 @@ Policy, per feed (a feed's failure never stops the run):
   over `max_bytes`, and any unexpected exception (logged with its traceback).
   Each failure is logged at WARNING with the feed URL and counted in the store.
 
+Charsets: a feed whose bytes are not in the encoding it declares must never put
+mojibake into an issue. After feedparser has parsed a body, `_charset_trouble`
+looks for signs of a wrong decoding (feedparser's own encoding complaints, a CJK
+feed read as a single-byte charset, mojibake in the text); only then is the body
+decoded again by `digest.charset.redecode` and, if that chose another encoding,
+parsed again as UTF-8. Entries whose text is still garbled are left out and the
+feed gets a warning (or fails, when nothing is left). Feeds without any sign of
+trouble pay one `bytes.isascii` or a few regex scans, nothing more.
+
 feedparser only ever receives bytes wrapped in a file object, never a URL or a
 string: given a bare string or bytes it would try them as a local file path, so a
 hostile server answering "/etc/passwd" could make us read local files.
@@ -57,6 +66,7 @@ from xml.sax import SAXParseException
 import feedparser
 import httpx
 
+from digest import charset
 from digest.config import FeedSettings, GatherSettings, Settings
 from digest.errors import FeedError
 from digest.models import FeedState, Post
@@ -74,6 +84,12 @@ _PERMANENT = frozenset({301, 308})
 # bozo reasons that say nothing about the document's structure: it was parsed.
 _SOFT_BOZO: tuple[type[Exception], ...] = (
     feedparser.CharacterEncodingOverride,
+    feedparser.NonXMLContentType,
+)
+# bozo reasons that say the declared charset was not (or could not be) used.
+_ENCODING_BOZO: tuple[type[Exception], ...] = (
+    feedparser.CharacterEncodingOverride,
+    feedparser.CharacterEncodingUnknown,
     feedparser.NonXMLContentType,
 )
 _HTML_STARTS = (b"<!doctype html", b"<html")
@@ -412,19 +428,47 @@ def _parse_feed(feed: FeedSettings, response: _Response, now: datetime) -> _Pars
     if not response.body.strip():
         return _Parsed(error="empty body")
     parsed = _feedparser(response)
+    entries = parsed.get("entries") or []
+    posts = normalize_entries(parsed, feed, now) if entries else []
+    title = html_to_text(str(parsed.get("feed", {}).get("title", "")))
+    hints = (feed.language, feed.country, str(parsed.get("feed", {}).get("language") or ""))
+    cjk_expected = charset.expects_cjk(hints)
+    notes: list[str] = []
+    trouble = _charset_trouble(parsed, response, cjk_expected, posts, title)
+    if trouble is not None:
+        fixed = _fix_charset(feed, response, parsed, trouble, hints)
+        if fixed.parsed is not None:
+            parsed = fixed.parsed
+            entries = parsed.get("entries") or []
+            posts = normalize_entries(parsed, feed, now) if entries else []
+            title = html_to_text(str(parsed.get("feed", {}).get("title", "")))
+        clean = [p for p in posts if fixed.readable(f"{p.title}\n{p.summary}", cjk_expected)]
+        if not fixed.readable(title, cjk_expected):
+            title = ""
+        if fixed.note:
+            notes.append(fixed.note)
+        if len(clean) < len(posts):
+            left_out = len(posts) - len(clean)
+            if not clean:
+                return _Parsed(
+                    error=f"garbled text in all {left_out} entries ({fixed.note or trouble})",
+                    entries=len(entries),
+                )
+            notes.append(f"{left_out} of {len(posts)} entries left out: garbled text")
+        posts = clean
+
     exc = parsed.get("bozo_exception")
     reason = _bozo_reason(exc) if parsed.get("bozo") else None
     # A "soft" bozo (wrong declared encoding, odd media type) says nothing about
     # the document's structure; anything else means the XML itself is broken.
     broken = reason is not None and not isinstance(exc, _SOFT_BOZO)
     version = parsed.get("version") or ""
-    entries = parsed.get("entries") or []
-    posts = normalize_entries(parsed, feed, now) if entries else []
-    title = html_to_text(str(parsed.get("feed", {}).get("title", "")))
     # Broken XML whose only "entries" are fragments with no title and no link
     # (a truncated `<item><title>x</ti`) has not really given anything back.
     if entries and (posts or not broken):
-        warning = f"ill-formed feed, entries recovered: {reason}" if reason else None
+        if reason:
+            notes.insert(0, f"ill-formed feed, entries recovered: {reason}")
+        warning = "; ".join(notes) or None
         return _Parsed(posts=posts, entries=len(entries), title=title, warning=warning)
     if not version and _looks_like_html(response):
         return _Parsed(error="served an HTML page, not a feed")
@@ -432,7 +476,80 @@ def _parse_feed(feed: FeedSettings, response: _Response, now: datetime) -> _Pars
         return _Parsed(error=f"malformed feed, no entries recovered: {reason}")
     if not version:
         return _Parsed(error="not an RSS or Atom feed" + (f": {reason}" if reason else ""))
-    return _Parsed(title=title, warning=reason)  # a valid feed, just no entries yet
+    if reason:
+        notes.insert(0, reason)
+    # A valid feed, just no entries yet.
+    return _Parsed(title=title, warning="; ".join(notes) or None)
+
+
+def _charset_trouble(
+    parsed: Any, response: _Response, cjk_expected: bool, posts: list[Post], title: str
+) -> str | None:
+    """Why feedparser's decoding of the body may be wrong (`digest.charset` rule 1), or None."""
+    body = response.body
+    if body.isascii():
+        return None  # every ASCII-compatible decoding gives the same text
+    exc = parsed.get("bozo_exception") if parsed.get("bozo") else None
+    if isinstance(exc, _ENCODING_BOZO):
+        return _bozo_reason(exc)
+    used = str(parsed.get("encoding") or "")
+    if exc is not None:
+        # A later XML error replaces feedparser's encoding complaint: compare ourselves.
+        declared = charset.declared_encodings(body, response.headers.get("content-type", ""))
+        if declared and charset.codec_name(used) not in declared:
+            return f"declared as {declared[0]}, parsed as {used or 'nothing'}"
+    if used and charset.is_single_byte(used):
+        # Any bytes decode as Latin-1: "no error" proves nothing here.
+        if cjk_expected:
+            return f"a CJK feed decoded as {used}"
+        declared = charset.declared_encodings(body, response.headers.get("content-type", ""))
+        if any(d != charset.codec_name(used) for d in declared):
+            return f"declared as {'/'.join(declared)}, decoded as {used}"
+    texts = [title, *(f"{p.title}\n{p.summary}" for p in posts)]
+    # One pass over everything first; entry by entry only if something is there.
+    if charset.suspicious("\n".join(texts), cjk_expected=False) is None:
+        return None
+    for text in texts:
+        if reason := charset.suspicious(text, cjk_expected=cjk_expected):
+            return reason
+    return None
+
+
+@dataclass(frozen=True)
+class _CharsetFix:
+    """What `_fix_charset` decided: a new parse (or None to keep the first), and a note."""
+
+    parsed: Any  # feedparser result of the re-decoded body; None: keep feedparser's
+    note: str | None  # for the feed's warning
+    trusted: bool  # False: no decoding is trustworthy, only ASCII text is kept
+
+    def readable(self, text: str, cjk_expected: bool) -> bool:
+        if not self.trusted:
+            return text.isascii()  # text that no charset can have changed
+        return charset.garbled(text, cjk_expected=cjk_expected) is None
+
+
+def _fix_charset(
+    feed: FeedSettings, response: _Response, parsed: Any, trouble: str, hints: tuple[str, ...]
+) -> _CharsetFix:
+    """Decode the body again (`digest.charset.redecode`); parse again if that changed it."""
+    content_type = response.headers.get("content-type", "")
+    declared = charset.declared_encodings(response.body, content_type)
+    said = "/".join(declared) or "no charset"
+    decoded = charset.redecode(response.body, declared, charset.cjk_encodings(hints))
+    if decoded is None:
+        # The feed's warning (logged by `_one_feed`) says so; this is the detail.
+        log.info("%s: %s; no decoding of the body is trustworthy", feed.url, trouble)
+        return _CharsetFix(None, f"charset unknown ({trouble}; declared {said})", False)
+    used = charset.codec_name(str(parsed.get("encoding") or ""))
+    if decoded.encoding == used:
+        return _CharsetFix(None, None, True)  # feedparser chose the same; nothing to redo
+    headers = dict(response.headers)
+    headers["content-type"] = "application/xml; charset=utf-8"
+    again = replace(response, body=charset.utf8_document(decoded.text), headers=headers)
+    note = f"charset: declared {said}, decoded as {decoded.encoding} ({decoded.how})"
+    log.info("%s: %s; %s", feed.url, trouble, note)
+    return _CharsetFix(_feedparser(again), note, True)
 
 
 # -- parsing off the event loop -----------------------------------------------

@@ -4,9 +4,20 @@ Owns: turning a feedparser result (already parsed, already decoded) into plain
 text, canonical URLs and UTC times: `html_to_text`, `canonical_url`,
 `normalize_entries`. Everything here is pure: no I/O, no clock (`now` is a
 parameter), only log lines about entries that were skipped or corrected.
-Doesn't own: fetching or parsing bytes (`digest.gather`), storage
-(`digest.store`), or any judgement about what a post is about (classification,
-dedup across feeds).
+Doesn't own: fetching or parsing bytes (`digest.gather`), reading date strings
+(`digest.dates`), storage (`digest.store`), or any judgement about what a post is
+about (classification, dedup across feeds).
+
+Dates: an entry's time is its first readable date among `published` (RSS
+pubDate, Atom published/issued, dcterms:issued), `updated` (Atom
+updated/modified, dc:date, dcterms:modified) and `created`. Each raw string is
+read by `digest.dates.parse_date` in the feed's zone context (configured
+country, configured language, the feed's declared language); that reading wins
+over feedparser's `*_parsed`, which drops zones it does not know. A string we
+cannot read falls back to feedparser's reading only when `digest.dates.plausible`
+says it is believable. No readable date → the first-seen time, logged when a date
+was there but unreadable. More than `FUTURE_TOLERANCE` ahead → the first-seen
+time, logged.
 
 Nothing that comes out of here contains markup: titles are single-line plain
 text, summaries are plain text with whitespace collapsed and a bounded length.
@@ -28,6 +39,7 @@ from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 from digest.config import FeedSettings
+from digest.dates import DateContext, context_for, parse_date, plausible
 from digest.models import Post
 
 log = logging.getLogger(__name__)
@@ -229,6 +241,49 @@ def _struct_to_utc(value: Any) -> datetime | None:
         return None
 
 
+# feedparser's keys for an entry's dates, most wanted first: RSS pubDate, Atom
+# published/issued and dcterms:issued land in `published`; Atom updated/modified,
+# dc:date and dcterms:modified in `updated`; Atom 0.3 and dcterms created in `created`.
+_DATE_KEYS = ("published", "updated", "created")
+
+
+def _own(entry: Mapping[str, Any], key: str) -> Any:
+    # FeedParserDict answers `updated` with `published` when there is no
+    # `updated` (with a DeprecationWarning): each key is read for itself here.
+    return dict.get(entry, key) if isinstance(entry, dict) else entry.get(key)
+
+
+def _entry_date(
+    entry: Mapping[str, Any], dates: DateContext, feed: FeedSettings, title: str, post_id: str
+) -> datetime | None:
+    """The entry's publication time in UTC, or None when it has no readable date."""
+    unreadable: list[str] = []
+    for key in _DATE_KEYS:
+        raw = _own(entry, key)
+        theirs = _struct_to_utc(_own(entry, f"{key}_parsed"))
+        if not isinstance(raw, str) or not raw.strip():
+            if theirs is not None:
+                return theirs
+            continue
+        ours = parse_date(raw, dates)
+        if ours is not None:
+            if theirs is not None and theirs != ours:
+                log.debug(
+                    "%s: entry %s: %r read as %s (feedparser: %s)",
+                    feed.url, post_id, raw, ours.isoformat(), theirs.isoformat(),
+                )  # fmt: skip
+            return ours
+        if theirs is not None and plausible(raw, theirs):
+            return theirs
+        unreadable.append(raw.strip()[:80])
+    if unreadable:
+        log.info(
+            "%s: entry %r (%s): cannot read the date %s; using the first-seen time",
+            feed.url, title, post_id, " / ".join(repr(u) for u in unreadable),
+        )  # fmt: skip
+    return None
+
+
 def _language(value: Any) -> str:
     if not isinstance(value, str):
         return ""
@@ -251,10 +306,11 @@ def normalize_entries(parsed: Mapping[str, Any], feed: FeedSettings, now: dateti
     # it; this catches results parsed without headers.
     base = str(headers.get("content-location") or feed.url)
     feed_language = _language(meta.get("language"))
+    dates = context_for([feed.language, feed_language], feed.country)
 
     posts: list[Post] = []
     for index, entry in enumerate(parsed.get("entries") or []):
-        post = _normalize_entry(entry, index, feed, base, feed_language, now)
+        post = _normalize_entry(entry, index, feed, base, feed_language, dates, now)
         if post is not None:
             posts.append(post)
     return posts
@@ -266,6 +322,7 @@ def _normalize_entry(
     feed: FeedSettings,
     base: str,
     feed_language: str,
+    dates: DateContext,
     now: datetime,
 ) -> Post | None:
     title = _detail_text(entry.get("title"), entry.get("title_detail"))
@@ -296,9 +353,7 @@ def _normalize_entry(
         digest = hashlib.sha256(f"{title}\n{summary}".encode()).hexdigest()
         post_id = f"sha256:{digest}"
 
-    published = _struct_to_utc(entry.get("published_parsed")) or _struct_to_utc(
-        entry.get("updated_parsed")
-    )
+    published = _entry_date(entry, dates, feed, title, post_id)
     date_from_feed = published is not None
     if published is None:
         published = now

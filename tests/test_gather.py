@@ -253,6 +253,14 @@ def test_legacy_cjk_encodings_declared_correctly(
     assert [p.title for p in all_posts(store)] == [title]
 
 
+CORPUS_TITLES = {
+    "illformed__chardet__shiftjis.xml": "DrecomRSSに記事投稿が反映されない…",
+    "illformed__chardet__eucjp.xml": "ゲーム三昧な正月",
+    "illformed__chardet__euckr.xml": "EUC-KR 에서 TypeKey 한글닉네임 표시하기",
+    "illformed__chardet__gb2312.xml": "不归移民漫画系列：专业工作",
+}
+
+
 def test_feedparser_test_suite_charset_files(server: FeedServer, store: Store) -> None:
     urls = [u for u in server.serve_directory(DATA) if u.endswith(".xml")]
     report = by_url(gather(make_settings(urls), store, NOW))
@@ -263,17 +271,155 @@ def test_feedparser_test_suite_charset_files(server: FeedServer, store: Store) -
     # EUC-KR declared correctly; its only entry has neither title nor link.
     euckr = report[server.url("/encoding__euc-kr-item.xml")]
     assert (euckr.status, euckr.entries, euckr.new_posts) == (OK, 1, 0)
+    assert report[server.url("/encoding__euc-kr.xml")].title == "\ub144"
     # Undeclared legacy encodings: detected, entries kept, the feed flagged.
-    for name in ("shiftjis", "euckr", "gb2312"):
-        result = report[server.url(f"/illformed__chardet__{name}.xml")]
+    for name in CORPUS_TITLES:
+        result = report[server.url(f"/{name}")]
         assert result.status == OK and result.new_posts == 1
         assert result.warning and "ill-formed feed, entries recovered" in result.warning
         assert "declared as utf-8" in result.warning
-    titles = {p.title for p in all_posts(store)}
-    assert titles == {
-        "DrecomRSSに記事投稿が反映されない…",
-        "EUC-KR 에서 TypeKey 한글닉네임 표시하기",
-        "不归移民漫画系列：专业工作",
+    # Big5 without declaration: only a feed title (source damage '?' kept as is).
+    assert report[server.url("/illformed__chardet__big5.xml")].title.startswith("我希望??很容易")
+    assert {p.title for p in all_posts(store)} == set(CORPUS_TITLES.values())
+
+
+@pytest.mark.parametrize("content_type", ["application/xml; charset=iso-8859-1", "text/xml"])
+def test_feedparser_test_suite_files_behind_a_wrong_http_charset(
+    server: FeedServer, store: Store, content_type: str
+) -> None:
+    # A server default charset in front of every file: ISO-8859-1 decodes any
+    # bytes without an error, so feedparser alone would store mojibake.
+    urls = []
+    for name in [*CORPUS_TITLES, "encoding__euc-kr.xml", "illformed__chardet__big5.xml"]:
+        server[f"/{name}"] = Route((DATA / name).read_bytes(), content_type=content_type)
+        urls.append(server.url(f"/{name}"))
+    report = by_url(gather(make_settings(urls), store, NOW))
+
+    assert {p.title for p in all_posts(store)} == set(CORPUS_TITLES.values())
+    assert all(r.status == OK for r in report.values())
+    assert report[server.url("/encoding__euc-kr.xml")].title == "\ub144"
+    assert report[server.url("/illformed__chardet__big5.xml")].title.startswith("我希望")
+    for name in CORPUS_TITLES:
+        warning = report[server.url(f"/{name}")].warning or ""
+        assert "declared" in warning
+
+
+MISLABELLED = {
+    # (encoding, XML declaration, Content-Type, <language>)
+    "Shift_JIS behind an Apache default": (
+        "shift_jis", None, "application/rss+xml; charset=ISO-8859-1", "ja",
+    ),
+    "EUC-JP declared as UTF-8": ("euc_jp", "utf-8", "application/rss+xml", ""),
+    "EUC-KR with nothing declared": ("euc_kr", None, "application/xml", "ko"),
+    "GB2312 declared as UTF-8 by HTTP": ("gb2312", None, "text/xml; charset=utf-8", ""),
+    "Big5 declared as Latin-1": ("big5", "iso-8859-1", "application/rss+xml", "zh-tw"),
+    "Big5 behind windows-1252, no language": (
+        "big5", None, "application/rss+xml; charset=windows-1252", "",
+    ),
+}  # fmt: skip
+MISLABELLED_TITLES = {
+    "shift_jis": ["東京のAI企業、資金調達", "経産省、生成AIの指針を改定"],
+    "euc_jp": ["大阪で自動運転の実証", "国内GPUクラウドの需要が急拡大"],
+    "euc_kr": ["서울 AI 반도체 투자", "네이버, 하이퍼클로바X 공개"],
+    "gb2312": ["深圳人工智能产业集群", "北京发布大模型备案新规"],
+    "big5": ["香港人工智慧沙盒", "台積電擴大先進封裝產能"],
+}
+MISLABELLED_FEED_TITLES = {
+    "shift_jis": "AI ニュース",
+    "euc_jp": "AI ニュース",
+    "euc_kr": "AI 뉴스",
+    "gb2312": "AI 新闻",
+    "big5": "AI 新聞",
+}
+
+
+@pytest.mark.parametrize("case", list(MISLABELLED))
+def test_mislabelled_cjk_feeds_are_decoded_correctly(
+    server: FeedServer, store: Store, case: str
+) -> None:
+    encoding, declaration, content_type, language = MISLABELLED[case]
+    titles = MISLABELLED_TITLES[encoding]
+    feed_title = MISLABELLED_FEED_TITLES[encoding]
+    xml = rss(feed_title, [item(i, t) for i, t in enumerate(titles)], language=language)
+    if declaration is None:
+        xml = xml.split("\n", 1)[1]  # no XML declaration at all
+    else:
+        xml = xml.replace('encoding="utf-8"', f'encoding="{declaration}"')
+    server["/cjk.xml"] = Route(xml.encode(encoding), content_type=content_type)
+    server["/good.xml"] = Route(GOOD)
+    report = gather(make_settings([server.url("/cjk.xml"), server.url("/good.xml")]), store, NOW)
+
+    result = report.results[0]
+    assert result.status == OK and result.new_posts == 2
+    assert result.title == feed_title
+    assert result.warning and "declared" in result.warning
+    posts = {p.title: p for p in all_posts(store)}
+    assert set(posts) == {*titles, "Good one", "Good two"}
+    assert posts[titles[0]].summary == f"Summary 0 of {titles[0]}"
+    assert any(line.startswith(f"warning {result.url}:") for line in report.summary_lines())
+
+
+def test_garbled_entries_are_left_out_and_the_feed_flagged(
+    server: FeedServer, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Valid UTF-8, but one entry was double-encoded upstream (UTF-8 read as
+    # windows-1252 and saved again): no decoding of the body can fix it.
+    mojibake = "東京のAI企業、資金調達".encode().decode("cp1252", errors="replace")
+    xml = rss("AI ニュース", [item(1, "大阪で自動運転の実証"), item(2, mojibake)], language="ja")
+    server["/mixed.xml"] = Route(xml.encode())
+    report = gather(make_settings([server.url("/mixed.xml")]), store, NOW)
+
+    result = report.results[0]
+    assert (result.status, result.entries, result.new_posts) == (OK, 2, 1)
+    assert result.warning == "1 of 2 entries left out: garbled text"
+    assert [p.title for p in all_posts(store)] == ["大阪で自動運転の実証"]
+
+
+def test_a_feed_whose_every_entry_is_garbled_fails(server: FeedServer, store: Store) -> None:
+    mojibake = ["ã‚¢ã‚¸ã‚¢ã®AIæ‹ ç‚¹", "Itâ€™s Ã©tÃ© in SÃ£o Paulo"]
+    server["/bad.xml"] = Route(rss("x", [item(i, t) for i, t in enumerate(mojibake)]).encode())
+    server["/good.xml"] = Route(GOOD)
+    urls = [server.url("/bad.xml"), server.url("/good.xml")]
+    report = by_url(gather(make_settings(urls), store, NOW))
+
+    bad = report[urls[0]]
+    assert bad.status == FAILED and bad.error
+    assert bad.error.startswith("garbled text in all 2 entries")
+    assert {p.title for p in all_posts(store)} == {"Good one", "Good two"}
+    assert store.feed_state(urls[0]).failures == 1
+
+
+def test_without_a_trustworthy_decoding_only_ascii_entries_are_kept(
+    server: FeedServer, store: Store
+) -> None:
+    noise = bytes([0x81, 0xFF, 0x8D, 0x80, 0x90, 0xFE, 0x9D, 0xFF]) * 10
+    body = rss("feed", [item(1, "Plain ASCII story"), item(2, "NOISE")]).encode()
+    body = body.replace(b"NOISE", noise, 1)
+    server["/noise.xml"] = Route(body)
+    report = gather(make_settings([server.url("/noise.xml")]), store, NOW)
+
+    result = report.results[0]
+    assert result.status == OK and result.new_posts == 1
+    assert result.warning and "charset unknown" in result.warning
+    assert "1 of 2 entries left out: garbled text" in result.warning
+    assert [p.title for p in all_posts(store)] == ["Plain ASCII story"]
+
+
+def test_asian_dates_are_stored_in_utc(server: FeedServer, store: Store) -> None:
+    dates = {
+        1: "Mon, 02 Mar 2026 08:00:00 KST",  # feedparser alone: 08:00 UTC
+        2: "2026年3月1日 23:30",  # feedparser alone: 1 March (or this month) UTC
+        3: "2026/3/2 07:15",
+    }
+    items = [item(n, f"記事{n}", pubDate=d) for n, d in dates.items()]
+    server["/ko.xml"] = Route(rss("뉴스", items, language="ko").encode())
+    gather(make_settings([server.url("/ko.xml")]), store, NOW)
+
+    published = {p.title: p.published for p in all_posts(store)}
+    assert published == {
+        "記事1": datetime(2026, 3, 1, 23, 0, tzinfo=UTC),
+        "記事2": datetime(2026, 3, 1, 14, 30, tzinfo=UTC),
+        "記事3": datetime(2026, 3, 1, 22, 15, tzinfo=UTC),
     }
 
 

@@ -343,3 +343,108 @@ def test_now_must_be_aware() -> None:
 
 def test_no_entries_gives_no_posts() -> None:
     assert normalize_entries(parse(rss("")), FEED, NOW) == []
+
+
+# -- dates: the raw strings win over feedparser's dropped zones ------------------------
+
+
+def dated(date_element: str, channel: str = "") -> feedparser.FeedParserDict:
+    return parse(
+        rss(f"<item><title>t</title><guid>g</guid>{date_element}</item>", channel).replace(
+            "<rss ", '<rss xmlns:dc="http://purl.org/dc/elements/1.1/" ', 1
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("element", "channel", "feed", "expected"),
+    [
+        # Asian zone names feedparser drops (it would say 14:30 UTC).
+        ("<pubDate>Tue, 05 Mar 2024 14:30:00 KST</pubDate>", "", FEED, (2024, 3, 5, 5, 30)),
+        ("<pubDate>Tue, 05 Mar 2024 14:30:00 HKT</pubDate>", "", FEED, (2024, 3, 5, 6, 30)),
+        ("<pubDate>Tue, 05 Mar 2024 14:30:00 IST</pubDate>", "", FEED, (2024, 3, 5, 9, 0)),
+        # CST in a Chinese feed is China Standard Time, not US Central.
+        (
+            "<pubDate>Tue, 05 Mar 2024 14:30:00 CST</pubDate>",
+            "<language>zh-cn</language>",
+            FEED,
+            (2024, 3, 5, 6, 30),
+        ),
+        # Zone-less dates in the feed's zone: declared language, then configured hints.
+        (
+            "<dc:date>2024年3月5日 14:30</dc:date>",
+            "<language>ja</language>",
+            FEED,
+            (2024, 3, 5, 5, 30),
+        ),
+        (
+            "<pubDate>2024-03-05 14:30:00</pubDate>",
+            "",
+            FeedSettings(url=FEED.url, country="KR"),
+            (2024, 3, 5, 5, 30),
+        ),
+        (
+            "<pubDate>2016/6/29 15:07</pubDate>",
+            "",
+            FeedSettings(url=FEED.url, language="zh-TW"),
+            (2016, 6, 29, 7, 7),
+        ),
+        ("<pubDate>2016.06.29</pubDate>", "<language>ko</language>", FEED, (2016, 6, 28, 15, 0)),
+        (
+            "<pubDate>2024-03-05 14:30:00</pubDate>",
+            "<language>en</language>",
+            FEED,
+            (2024, 3, 5, 14, 30),
+        ),
+    ],
+)
+def test_dates_are_read_from_the_raw_strings(
+    element: str, channel: str, feed: FeedSettings, expected: tuple[int, int, int, int, int]
+) -> None:
+    [post] = normalize_entries(dated(element, channel), feed, NOW)
+    year, month, day, hour, minute = expected
+    assert post.published == datetime(year, month, day, hour, minute, tzinfo=UTC)
+    assert post.date_from_feed is True
+
+
+def test_feedparser_misreading_a_cjk_date_is_not_believed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Without a zone hint the date is still read (in UTC), never as this month.
+    parsed = dated("<pubDate>2024年3月5日</pubDate>")
+    assert parsed.entries[0].published_parsed[:3] != (2024, 3, 5)  # feedparser's guess
+    [post] = normalize_entries(parsed, FEED, NOW)
+    assert post.published == datetime(2024, 3, 5, tzinfo=UTC)
+
+
+def test_unreadable_dates_fall_back_to_first_seen_with_a_log_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    parsed = dated("<pubDate>Tue, 05 Mar 2024 14:30:00 XYZ</pubDate>")
+    with caplog.at_level(logging.INFO, logger="digest.normalize"):
+        [post] = normalize_entries(parsed, FEED, NOW)
+    assert post.published == NOW and post.date_from_feed is False
+    [record] = [r for r in caplog.records if "cannot read the date" in r.getMessage()]
+    assert FEED.url in record.getMessage() and "XYZ" in record.getMessage()
+
+
+def test_a_later_readable_date_is_used_when_the_first_is_not() -> None:
+    parsed = dated(
+        "<pubDate>sometime last week</pubDate><dc:date>2026-02-27T09:00:00+09:00</dc:date>"
+    )
+    [post] = normalize_entries(parsed, FEED, NOW)
+    assert post.published == datetime(2026, 2, 27, 0, 0, tzinfo=UTC)
+
+
+def test_feedparsers_plausible_reading_of_other_formats_is_kept() -> None:
+    # A perforce-style date: not one of ours, but feedparser reads it correctly.
+    parsed = dated("<pubDate>Fri, 2006/09/15 08:19:53 EDT</pubDate>")
+    [post] = normalize_entries(parsed, FEED, NOW)
+    assert post.published == datetime(2006, 9, 15, 12, 19, 53, tzinfo=UTC)
+    assert post.date_from_feed is True
+
+
+def test_future_dates_read_from_raw_strings_are_still_clamped() -> None:
+    parsed = dated("<pubDate>2100年1月1日</pubDate>", "<language>ja</language>")
+    [post] = normalize_entries(parsed, FEED, NOW)
+    assert post.published == NOW and post.date_from_feed is False
