@@ -37,8 +37,9 @@ from pathlib import Path
 
 import feedparser
 
+from digest.classify import Classifier
 from digest.cluster import Batch, Doc, cluster
-from digest.config import FeedSettings
+from digest.config import DEFAULT_COUNTRIES, FeedSettings
 from digest.normalize import normalize_entries
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,6 +55,9 @@ STORIES = 5_000
 SOURCES = 120
 REPEATS = 3
 MUTATION = 0.7  # share of a corpus entry's words replaced to make a new story
+
+# Names as selection gives them to the clusterer (digest.selection.merge_duplicates).
+NAMES = Classifier(DEFAULT_COUNTRIES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +92,16 @@ def load_corpus(feeds: Path) -> Corpus:
                 {"feed": parsed.feed, "entries": [entry]}, feed, FIRST_SEEN
             ):
                 where.setdefault((path.name, item), []).append(len(docs))
-                docs.append(Doc(post.title, post.summary, post.url, post.published, path.name))
+                docs.append(
+                    Doc(
+                        post.title,
+                        post.summary,
+                        post.url,
+                        post.published,
+                        path.name,
+                        names=NAMES.names(post.title),
+                    )
+                )
     return Corpus(docs, where)
 
 
@@ -208,7 +221,16 @@ def synthetic_week(corpus: Corpus, n: int, seed: int = 7) -> tuple[list[Doc], li
         summary = _mutate(rng, base.summary[:300], pool)
         published = start + timedelta(seconds=rng.randrange(7 * 86400))
         source = f"feed-{rng.randrange(SOURCES)}"
-        docs.append(Doc(title, summary, f"https://{source}.example/{len(docs)}", published, source))
+        docs.append(
+            Doc(
+                title,
+                summary,
+                f"https://{source}.example/{len(docs)}",
+                published,
+                source,
+                names=NAMES.names(title),
+            )
+        )
         events.append(event)
         if rng.random() < 0.1:
             for _ in range(rng.randint(1, 3)):
@@ -217,13 +239,15 @@ def synthetic_week(corpus: Corpus, n: int, seed: int = 7) -> tuple[list[Doc], li
                 other = f"feed-{rng.randrange(SOURCES)}"
                 later = published + timedelta(seconds=rng.randrange(2 * 86400))
                 lead = summary[: max(40, len(summary) // 2)]
+                variant = _variant(rng, title)
                 docs.append(
                     Doc(
-                        _variant(rng, title),
+                        variant,
                         lead,
                         f"https://{other}.example/{len(docs)}",
                         later,
                         other,
+                        names=NAMES.names(variant),
                     )
                 )
                 events.append(event)

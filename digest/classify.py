@@ -156,6 +156,20 @@ class Classifier:
         hide what is inside them and name nothing; domestic words give DOMESTIC)."""
         return [code for code in self._matcher.find(text) if code != NEUTRAL]
 
+    def names(self, title: str) -> frozenset[str]:
+        """The places, organisations and people a title's first story names, case-folded.
+
+        Two reports of one event name the same actors; near-duplicate matching
+        uses this to keep "Samsung opens a lab in Seoul" apart from "Naver opens
+        a lab in Tokyo".
+        """
+        head, _ = split_title(title)
+        return frozenset(
+            head[start:end].casefold()
+            for start, end, code in self._matcher.spans(head)
+            if code not in (NEUTRAL, DOMESTIC)
+        )
+
     def classify(
         self, title: str, summary: str = "", hint: str = "", *, local: bool = False
     ) -> Classification:

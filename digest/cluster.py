@@ -60,7 +60,9 @@ The algorithm, for one batch of docs (an issue's week, or a benchmark's 5,000):
      "2.5+") and for leads that quote `LEAD_NUMBERS_MIN` numbers or more each
      and share almost none (two days' market closes); times
      `DATE_CONFLICT_FACTOR` for leads that date the event differently
-     ("9月21日の会合" vs "9月22日の会合"; "on Monday" vs "on Wednesday").
+     ("9月21日の会合" vs "9月22日の会合"; "on Monday" vs "on Wednesday");
+     times `NAMES_CONFLICT_FACTOR` when both titles name places, organisations
+     or people (`Doc.names`, from the places data) and share none.
    A pair merges when it is within the window, shares `MIN_SHARED` features
    or more, and the score reaches `THRESHOLD` plus `THRESHOLD_PER_DAY` for each
    day between the two reports.
@@ -116,6 +118,9 @@ CONFLICT_FACTOR = 0.5  # one version or amount mismatch halves the score
 # Leads that date the event differently are about two events, however alike the
 # prose: a feed's template text ("…は9月21日の会合で…") copies perfectly otherwise.
 DATE_CONFLICT_FACTOR = 0.25
+# "Samsung opens a lab in Seoul" and "Naver opens a lab in Tokyo" share their
+# wording but not one name: halving, like a version conflict, keeps them apart.
+NAMES_CONFLICT_FACTOR = 0.5
 MIN_SHARED = 2  # features two docs must share to merge on score: "AI" alone is no evidence
 LEAD_NUMBERS_MIN = 3  # both leads quote at least this many numbers ...
 LEAD_NUMBERS_SHARED = 0.2  # ... and share fewer than this fraction: different figures
@@ -184,6 +189,7 @@ class Doc:
     url: str  # canonical, may be ""
     published: datetime  # aware
     source: str = ""  # the feed it came from: boilerplate is per source; "" = unknown
+    names: frozenset[str] = frozenset()  # places/organisations/people its title names
 
 
 # -- features --------------------------------------------------------------------
@@ -488,6 +494,10 @@ class Batch:
         fewer = min(len(na), len(nb))
         if fewer >= LEAD_NUMBERS_MIN and len(na & nb) < LEAD_NUMBERS_SHARED * fewer:
             factor *= CONFLICT_FACTOR
+        # Both titles name who and where, and none in common: two actors, two events.
+        names_a, names_b = self.docs[i].names, self.docs[j].names
+        if names_a and names_b and names_a.isdisjoint(names_b):
+            factor *= NAMES_CONFLICT_FACTOR
         da, db = a.event_date, b.event_date
         # A weekday and a calendar date may name the same day: only like with like.
         if da and db and da != db and da[0].isdigit() == db[0].isdigit():

@@ -55,6 +55,10 @@ class TermMatcher(Generic[T]):
 
     def find(self, text: str) -> list[T]:
         """The values of the names found in `text`: leftmost-longest, non-overlapping."""
+        return [value for _, _, value in self.spans(text)]
+
+    def spans(self, text: str) -> list[tuple[int, int, T]]:
+        """(start, end, value) of each name found in `text`, as `find` picks them."""
         if self._automaton is None or not text:
             return []
         lowered = text.lower()
@@ -72,9 +76,10 @@ class TermMatcher(Generic[T]):
                 continue
             candidates.append((start, -(end - start), end, index))
         candidates.sort()
-        found, pos = [], 0
+        found: list[tuple[int, int, T]] = []
+        pos = 0
         for start, _, end, index in candidates:
             if start >= pos:
-                found.append(self._terms[index].value)
+                found.append((start, end, self._terms[index].value))
                 pos = end
         return found

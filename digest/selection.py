@@ -128,17 +128,28 @@ class _Group:
     others: tuple[Post, ...]
 
 
-def merge_duplicates(posts: Iterable[Post]) -> list[_Group]:
+def merge_duplicates(posts: Iterable[Post], classifier: Classifier | None = None) -> list[_Group]:
     """Group posts that report the same event (`digest.cluster` decides which).
 
     Exact duplicates (a canonical URL or a normalised title in common) always
     merge; so do near-duplicates: the same event from several sources, or one
     post under two URLs. The earliest post of a group is its main story (the
     original report); the others become "also reported by". Groups come back
-    newest first.
+    newest first. With a `classifier`, titles that name different actors and
+    places (and none in common) count as different events.
     """
     ordered = sorted(posts, key=lambda p: (p.published, p.feed_url, p.post_id))
-    docs = [Doc(p.title, p.summary, p.url, p.published, source=p.feed_url) for p in ordered]
+    docs = [
+        Doc(
+            p.title,
+            p.summary,
+            p.url,
+            p.published,
+            source=p.feed_url,
+            names=classifier.names(p.title) if classifier else frozenset(),
+        )
+        for p in ordered
+    ]
     groups = [
         _Group(main=ordered[members[0]], others=tuple(ordered[i] for i in members[1:]))
         for members in cluster(docs)
@@ -173,7 +184,7 @@ def build_issue(
         return not topic or relevance.is_about(topic, post.title, post.summary)
 
     in_window = [p for p in posts if start <= p.published < end and relevant(p)]
-    groups = merge_duplicates(in_window)
+    groups = merge_duplicates(in_window, classifier)
     configured = settings.digest.countries
     by_section: dict[str, list[Story]] = {code: [] for code in (*configured, GLOBAL_SECTION)}
     for group in groups:

@@ -11,13 +11,17 @@ from pathlib import Path
 import feedparser
 import pytest
 
+from digest.classify import Classifier
 from digest.cluster import Doc, cluster, similarity, url_key
-from digest.config import FeedSettings
+from digest.config import DEFAULT_COUNTRIES, FeedSettings
 from digest.normalize import normalize_entries
 
 T0 = datetime(2026, 11, 17, 9, 0, tzinfo=UTC)
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 PAIRS = Path(__file__).resolve().parent / "data" / "duplicate_pairs.tsv"
+
+# Names as selection gives them to the clusterer (digest.selection.merge_duplicates).
+NAMES = Classifier(DEFAULT_COUNTRIES)
 
 
 def doc(
@@ -280,7 +284,16 @@ def _load_corpus(feeds: Path) -> tuple[list[Doc], dict[tuple[str, str], list[int
                 {"feed": parsed.feed, "entries": [entry]}, feed, FIRST_SEEN
             ):
                 where.setdefault((path.name, item), []).append(len(docs))
-                docs.append(Doc(post.title, post.summary, post.url, post.published, path.name))
+                docs.append(
+                    Doc(
+                        post.title,
+                        post.summary,
+                        post.url,
+                        post.published,
+                        path.name,
+                        names=NAMES.names(post.title),
+                    )
+                )
     return docs, where
 
 
