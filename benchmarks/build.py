@@ -133,9 +133,76 @@ def make_issue(language: str, stories: int = 60) -> Issue:
     )
 
 
+# Distinct events for the pipeline build: near-duplicate clustering merges
+# reports of one event, so reusing TITLES would merge them.
+ACTORS = [
+    "Samsung",
+    "ソフトバンク",
+    "百度",
+    "Naver",
+    "台積電",
+    "G42",
+    "Infosys",
+    "Sea Group",
+    "華為",
+    "楽天",
+    "카카오",
+    "阿里云",
+    "Upstage",
+    "富士通",
+    "腾讯",
+    "MediaTek",
+    "Sakana AI",
+    "字节跳动",
+    "LG",
+    "NTT",
+    "小米",
+    "Foxconn",
+    "Reliance Jio",
+    "MBZUAI",
+]
+ACTIONS = [
+    "opens a research lab in",
+    "raises $1.2bn for a data centre in",
+    "launches an open model built in",
+    "signs a chip supply deal covering",
+    "cuts inference prices for customers in",
+    "hires 300 engineers for",
+    "wins a government AI contract in",
+]
+PLACES = [
+    "Seoul",
+    "Tokyo",
+    "Beijing",
+    "Hong Kong",
+    "Hsinchu",
+    "Singapore",
+    "Bengaluru",
+    "Abu Dhabi",
+    "Shenzhen",
+    "Osaka",
+    "Busan",
+    "Hangzhou",
+    "Taipei",
+]
+
+
+def event_title(i: int) -> str:
+    return f"{ACTORS[i % len(ACTORS)]} {ACTIONS[i % len(ACTIONS)]} {PLACES[i % len(PLACES)]}"
+
+
+def event_summary(i: int) -> str:
+    """A summary of its own for event i: reports of different events share no passage."""
+    actor, place = ACTORS[i % len(ACTORS)], PLACES[i % len(PLACES)]
+    return (
+        f"{actor} said the {place} project would employ {40 + 7 * i} people and cost "
+        f"{1 + i % 9}.{i % 10}bn, with a first phase due in {2027 + i % 3}."
+    )
+
+
 def measure_pipeline_build(language: str, stories: int = 60) -> bool:
     """Time `digest build` as the CLI runs it, from posts stored in SQLite."""
-    feeds = [f"https://feeds.example.com/{i}.xml" for i in range(13)]
+    feeds = [f"https://feeds.example.com/{i}.xml" for i in range(stories)]
     with tempfile.TemporaryDirectory() as tmp:
         settings = parse_settings(
             {
@@ -157,8 +224,8 @@ def measure_pipeline_build(language: str, stories: int = 60) -> bool:
                 feed_url=feeds[i % len(feeds)],
                 post_id=f"post-{i}",
                 url=f"https://www.example-news-{i % 7}.com/articles/2026/11/ai-{i:04d}",
-                title=f"{TITLES[i % len(TITLES)]} ({i})",
-                summary=SUMMARIES[i % len(SUMMARIES)],
+                title=event_title(i),
+                summary=event_summary(i),
                 published=base + timedelta(hours=2 * i + 1),
                 first_seen=base + timedelta(hours=2 * i + 2),
             )
