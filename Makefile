@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/countries.py --quiet
 	$(BIN)/python benchmarks/relevance.py --quiet
 	$(BIN)/python benchmarks/duplicates.py
+	$(BIN)/python benchmarks/charsets.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -316,3 +316,30 @@ def test_labelled_pairs_meet_the_precision_and_recall_targets() -> None:
         fn += same and not merged
     assert tp / (tp + fp) >= 0.95, f"precision {tp}/{tp + fp}"
     assert tp / (tp + fn) >= 0.80, f"recall {tp}/{tp + fn}"
+
+
+def test_titles_naming_different_actors_are_different_events() -> None:
+    t = datetime(2026, 11, 16, tzinfo=UTC)
+
+    def named(title: str, hours: int, source: str) -> Doc:
+        return Doc(
+            title,
+            "",
+            f"https://{source}.example/{hours}",
+            t + timedelta(hours=hours),
+            source,
+            names=NAMES.names(title),
+        )
+
+    apart = [
+        named("Samsung opens a research lab in Seoul", 0, "a"),
+        named("Naver opens a research lab in Tokyo", 3, "b"),
+    ]
+    assert cluster(apart) == [[0], [1]]
+    # The same wording without names to tell them apart would merge: the names decide.
+    assert len(cluster([Doc(d.title, "", d.url, d.published, d.source) for d in apart])) == 1
+    together = [
+        named("Samsung opens a research lab in Seoul", 0, "a"),
+        named("Samsung opens new research lab in Seoul's Pangyo", 5, "b"),
+    ]
+    assert cluster(together) == [[0, 1]]
