@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import csv
-import io
+import importlib.util
 import random
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import ModuleType
 
-import feedparser
 import pytest
 
 from digest.classify import Classifier
 from digest.cluster import Doc, cluster, similarity, url_key
-from digest.config import DEFAULT_COUNTRIES, FeedSettings
-from digest.normalize import normalize_entries
+from digest.config import DEFAULT_COUNTRIES
 
 T0 = datetime(2026, 11, 17, 9, 0, tzinfo=UTC)
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
@@ -267,40 +267,23 @@ def test_no_docs_no_groups() -> None:
 
 # -- the labelled corpus ---------------------------------------------------------
 
-FIRST_SEEN = datetime(2026, 10, 1, tzinfo=UTC)  # after every dated corpus entry
 
-
-def _load_corpus(feeds: Path) -> tuple[list[Doc], dict[tuple[str, str], list[int]]]:
-    docs: list[Doc] = []
-    where: dict[tuple[str, str], list[int]] = {}
-    for path in sorted(feeds.glob("*.xml")):
-        parsed = feedparser.parse(
-            io.BytesIO(path.read_bytes()), sanitize_html=False, resolve_relative_uris=False
-        )
-        feed = FeedSettings(url=f"corpus:{path.name}")
-        for entry in parsed.entries:
-            item = str(entry.get("id") or entry.get("link") or "").strip()
-            for post in normalize_entries(
-                {"feed": parsed.feed, "entries": [entry]}, feed, FIRST_SEEN
-            ):
-                where.setdefault((path.name, item), []).append(len(docs))
-                docs.append(
-                    Doc(
-                        post.title,
-                        post.summary,
-                        post.url,
-                        post.published,
-                        path.name,
-                        names=NAMES.names(post.title),
-                    )
-                )
-    return docs, where
+def _benchmark() -> ModuleType:
+    """benchmarks/duplicates.py: its corpus loader is the one the figures come from."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "duplicates.py"
+    spec = importlib.util.spec_from_file_location("bench_duplicates", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_labelled_pairs_meet_the_precision_and_recall_targets() -> None:
     if not CORPUS.is_dir():
         pytest.skip(f"the shared corpus is not at {CORPUS}")
-    docs, where = _load_corpus(CORPUS / "feeds")
+    corpus = _benchmark().load_corpus(CORPUS / "feeds")
+    docs, where = corpus.docs, corpus.where
     group_of = {i: g for g, members in enumerate(cluster(docs)) for i in members}
     with PAIRS.open(encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
