@@ -21,7 +21,7 @@ from pathlib import Path
 from digest import __version__
 from digest.config import Settings, config_path, load_secrets, load_settings
 from digest.errors import DigestError
-from digest.selection import latest_due_week, parse_week
+from digest.selection import latest_due_week, next_week, parse_week
 from digest.store import Store
 from digest.subscribers import clean_name, normalize_address, read_csv, write_csv
 
@@ -86,6 +86,21 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="YYYY-Www",
         help="ISO week, e.g. 2026-W47 (default: the newest issue already due)",
     )
+
+    p = sub.add_parser(
+        "preview",
+        parents=[common],
+        help="render a week's issue to look at; sends and records nothing",
+        description="Render a week's issue as its email into a temporary folder and print "
+        "its file:// URL. Nothing is archived, numbered or sent.",
+    )
+    p.add_argument(
+        "--week",
+        type=_week_arg,
+        metavar="YYYY-Www",
+        help="ISO week (default: the issue being collected now, due next)",
+    )
+    p.add_argument("--open", action="store_true", help="open it in a web browser")
 
     p = sub.add_parser(
         "send",
@@ -224,6 +239,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             return 0
         if args.command == "send":
             return _send(args, settings, store)
+        if args.command == "preview":
+            return _preview(args, settings, store)
         if args.command == "run":
             from digest.pipeline import run_once
 
@@ -237,6 +254,24 @@ def _dispatch(args: argparse.Namespace) -> int:
             failed = bool(result.delivery and result.delivery.failed)
             return 1 if failed or result.gather.all_failed else 0
     raise AssertionError(f"unhandled command {args.command}")
+
+
+def _preview(args: argparse.Namespace, settings: Settings, store: Store) -> int:
+    import tempfile
+    import webbrowser
+
+    from digest.pipeline import preview
+
+    now = utc_now()
+    # The issue an editor wants to look at is the one being collected: due next.
+    week = args.week or next_week(latest_due_week(now, settings))
+    folder = Path(tempfile.mkdtemp(prefix="digest-preview-"))
+    page = preview(settings, store, week, now, folder)
+    url = page.resolve().as_uri()
+    print(url)
+    if args.open:
+        webbrowser.open(url)
+    return 0
 
 
 def _send(args: argparse.Namespace, settings: Settings, store: Store) -> int:

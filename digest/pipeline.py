@@ -29,11 +29,12 @@ from digest.deliver import (
     send_test_copy,
 )
 from digest.errors import ConfigError
+from digest.files import write_atomic
 from digest.gather import GatherReport, gather
 from digest.lock import publishing_lock
 from digest.models import Issue
 from digest.relevance import Relevance, load_topics
-from digest.render import RenderedIssue, render_issue
+from digest.render import RenderedIssue, personalize, render_issue
 from digest.selection import build_issue, issue_window, latest_due_week
 from digest.store import Store
 
@@ -71,15 +72,16 @@ def feed_names(settings: Settings, store: Store) -> dict[str, str]:
     return names
 
 
-def build(settings: Settings, store: Store, week: str, now: datetime) -> BuiltIssue:
-    """Select, render and archive the issue for `week` (any week, past ones too)."""
-    started = time.perf_counter()
+def issue_model(
+    settings: Settings, store: Store, week: str, now: datetime, *, number: int
+) -> Issue:
+    """The issue model for `week` from the stored posts (reads the store only)."""
     start, end = issue_window(week, settings)
-    issue = build_issue(
+    return build_issue(
         store.posts_between(start, end),
         settings=settings,
         week=week,
-        number=store.issue_number(week, now),
+        number=number,
         now=now,
         feed_names=feed_names(settings, store),
         feeds={f.url: f for f in settings.feeds},
@@ -88,6 +90,12 @@ def build(settings: Settings, store: Store, week: str, now: datetime) -> BuiltIs
         ),
         relevance=Relevance(load_topics(settings.topics_file)),
     )
+
+
+def build(settings: Settings, store: Store, week: str, now: datetime) -> BuiltIssue:
+    """Select, render and archive the issue for `week` (any week, past ones too)."""
+    started = time.perf_counter()
+    issue = issue_model(settings, store, week, now, number=store.issue_number(week, now))
     rendered = render_issue(issue, settings)
     path = write_issue(issue, rendered, settings)
     seconds = time.perf_counter() - started
@@ -101,6 +109,25 @@ def build(settings: Settings, store: Store, week: str, now: datetime) -> BuiltIs
         path,
     )
     return BuiltIssue(issue=issue, rendered=rendered, path=path, seconds=seconds)
+
+
+PREVIEW_UNSUBSCRIBE_URL = "https://example.invalid/unsubscribe?token=preview"
+
+
+def preview(settings: Settings, store: Store, week: str, now: datetime, folder: Path) -> Path:
+    """Render `week` as its email into `folder` and return the page; change no state.
+
+    Nothing is archived, no issue number is assigned (the one it would get is
+    shown), nothing is sent. The unsubscribe link points nowhere real.
+    """
+    issue = issue_model(settings, store, week, now, number=store.next_issue_number(week))
+    rendered = render_issue(issue, settings)
+    page = folder / f"{week}.html"
+    write_atomic(page, personalize(rendered.html_email, PREVIEW_UNSUBSCRIBE_URL, html=True))
+    write_atomic(
+        folder / f"{week}.txt", personalize(rendered.text, PREVIEW_UNSUBSCRIBE_URL, html=False)
+    )
+    return page
 
 
 def make_transport(settings: Settings, secrets: Secrets) -> Transport:

@@ -372,6 +372,15 @@ class Store:
             )
         return int(number)
 
+    def next_issue_number(self, week: str) -> int:
+        """The number `week` has, or would get if built now; assigns nothing."""
+        row = self._db.execute("SELECT number FROM issues WHERE week = ?", (week,)).fetchone()
+        if row:
+            return int(row[0])
+        return int(
+            self._db.execute("SELECT coalesce(max(number), 0) + 1 FROM issues").fetchone()[0]
+        )
+
     def mark_issue_sent(self, week: str, now: datetime) -> None:
         with self._tx() as db:
             db.execute(

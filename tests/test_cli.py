@@ -14,6 +14,7 @@ from digest.demo import DEMO_WEEK, run_demo
 COMMANDS = [
     ["gather"],
     ["build"],
+    ["preview"],
     ["send"],
     ["run"],
     ["demo"],
@@ -40,7 +41,7 @@ def test_top_level_help_lists_every_command(capsys: pytest.CaptureFixture[str]) 
     with pytest.raises(SystemExit):
         main(["--help"])
     out = capsys.readouterr().out
-    for name in ("gather", "build", "send", "run", "subscribers", "demo"):
+    for name in ("gather", "build", "preview", "send", "run", "subscribers", "demo"):
         assert f"    {name}" in out
 
 

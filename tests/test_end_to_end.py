@@ -478,3 +478,29 @@ def test_an_empty_week_sends_no_blank_email(
     assert cli(config, "send", "--week", "2026-W40") == 0
     assert "2026-W40: no stories this week; nothing sent" in capsys.readouterr().out
     assert not sink.received
+
+
+def test_preview_renders_without_changing_state(
+    world: tuple[Path, Settings, FeedServer, SmtpSink], capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, settings, _, sink = world
+    subscribe(config, "ann@example.com")
+    assert cli(config, "gather") == 0
+    capsys.readouterr()
+    with Store(settings.storage_path) as store:
+        before = (store.count_posts(), store.next_issue_number(WEEK))
+    assert cli(config, "preview", "--week", WEEK) == 0
+    url = capsys.readouterr().out.strip()
+    assert url.startswith("file:///") and url.endswith(f"/{WEEK}.html")
+    page = Path(urlsplit(url).path)
+    html = page.read_text("utf-8")
+    assert "삼성전자, 판교에 AI 반도체 연구소 개소" in html and "style=" in html
+    assert (page.parent / f"{WEEK}.txt").exists()
+    # Nothing archived, numbered, recorded or sent.
+    assert not settings.archive.dir.exists() or not any(settings.archive.dir.iterdir())
+    with Store(settings.storage_path) as store:
+        assert (store.count_posts(), store.next_issue_number(WEEK)) == before
+        assert store.issue_sent_at(WEEK) is None and store.deliveries(WEEK) == {}
+        with pytest.raises(AssertionError):
+            assert store.issue_number(WEEK, datetime.now(UTC)) != before[1]
+    assert not sink.received
