@@ -1,16 +1,21 @@
-"""The static archive: one page per issue, an index and an Atom feed.
+"""The static archive: one page per issue, country pages, an index and an Atom feed.
 
 Owns: the archive folder (`settings.archive.dir`) and its layout:
 
-    <week>.html   the web version of the issue (`RenderedIssue.html_web`)
-    <week>.json   the issue model (`issue_to_json`), the archive's source of truth
-    index.html    every issue, newest first, rebuilt from the .json files
-    feed.xml      Atom 1.0, one entry per issue, newest first
+    <week>.html       the web version of the issue (`RenderedIssue.html_web`)
+    <week>.json       the issue model (`issue_to_json`), the archive's source of truth
+    index.html        every issue, newest first, rebuilt from the .json files
+    country/<cc>.html one section's stories across all issues, newest first
+                      (`country/kr.html`, `country/global.html`), rebuilt likewise
+    feed.xml          Atom 1.0, one entry per issue (its whole HTML), newest first
 
 It is a plain static site: relative links, no JavaScript, servable by any web
 server from any path. Every file is written with `write_atomic`, and an issue's
-.html before its .json, so the index (built from .json files) never links to a
-page that isn't there.
+.html before its .json, so the index and the country pages (built from .json
+files) never link to a page that isn't there. The issue pages link to
+`country/<cc>.html` (`digest.render.country_page_href`); `rebuild_index` writes
+a page for every section of every archived issue, and removes the pages of
+sections no issue has any more.
 
 Doesn't own: rendering an issue (`digest.render`), deciding what goes into it
 (`digest.selection`), or publishing the folder (copy it, or serve it in place).
@@ -22,6 +27,7 @@ import json
 import logging
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parseaddr
@@ -31,12 +37,15 @@ from typing import Any
 from digest.config import Settings
 from digest.errors import WeekError
 from digest.files import write_atomic
-from digest.messages import message
+from digest.messages import message, plural
 from digest.models import AlsoReported, Issue, Section, Story
 from digest.render import (
+    COUNTRY_FOLDER,
     IssueView,
     RenderedIssue,
+    StoryView,
     build_view,
+    format_long_date,
     get_environment,
     load_stylesheet,
 )
@@ -53,10 +62,14 @@ log = logging.getLogger(__name__)
 
 ISSUE_FORMAT = "digest-issue/1"  # the "format" key of <week>.json; bump on incompatible change
 INDEX_TEMPLATE = "index.html.j2"
+COUNTRY_TEMPLATE = "country.html.j2"
 FEED_ENTRY_TEMPLATE = "feed_entry.html.j2"
 INDEX_FILE = "index.html"
 FEED_FILE = "feed.xml"
 TOP_SECTIONS = 3  # sections named per issue on the index page
+# Entries in feed.xml. Each carries a whole issue (~60 KB for 60 stories) and
+# readers poll the feed: a year of issues would make it megabytes.
+FEED_ISSUES = 20
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 XML_NS = "http://www.w3.org/XML/1998/namespace"
@@ -268,32 +281,127 @@ def _entry(issue: Issue, settings: Settings) -> IndexEntry:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class CountryStory:
+    """One story as listed on a country page."""
+
+    story: StoryView
+    date: str  # with the year: the page spans issues, and years
+    issue_label: str  # "Issue #3"
+    issue_href: str  # the story in its issue page, relative to the country page
+    published: datetime  # UTC, for ordering
+
+
+@dataclass(frozen=True, slots=True)
+class CountryPage:
+    """One section's stories across every archived issue, newest first."""
+
+    code: str
+    name: str  # as the newest issue that has the section names it
+    href: str  # relative to the archive folder: "country/kr.html"
+    count_label: str  # "12 stories"
+    toc_label: str  # "South Korea (12)"
+    stories: tuple[CountryStory, ...]
+
+
+def _country_pages(entries: list[IndexEntry], settings: Settings) -> list[CountryPage]:
+    """Every section of every issue, in the order the newest issues list them."""
+    lang = settings.digest.language
+    names: dict[str, str] = {}
+    hrefs: dict[str, str] = {}
+    found: dict[str, list[CountryStory]] = {}
+    for e in entries:  # newest issue first
+        models = [s for s in e.issue.sections if s.stories]  # build_view skips empty ones
+        for view, model in zip(e.view.sections, models, strict=True):
+            names.setdefault(view.code, view.name)
+            hrefs.setdefault(view.code, view.country_href)
+            found.setdefault(view.code, []).extend(
+                CountryStory(
+                    story=sv,
+                    date=format_long_date(story.published, e.issue.timezone, e.view.lang),
+                    issue_label=e.view.issue_label,
+                    issue_href=f"../{e.href}#{sv.anchor}",
+                    published=story.published,
+                )
+                for sv, story in zip(view.stories, model.stories, strict=True)
+            )
+    pages: list[CountryPage] = []
+    for code, stories in found.items():
+        # Stable: stories published at the same moment keep the newer issue first.
+        ordered = tuple(sorted(stories, key=lambda c: c.published, reverse=True))
+        count = len(ordered)
+        pages.append(
+            CountryPage(
+                code=code,
+                name=names[code],
+                href=hrefs[code],
+                count_label=plural(lang, "story_count", count),
+                toc_label=message(lang, "section_count", name=names[code], n=count),
+                stories=ordered,
+            )
+        )
+    return pages
+
+
 def rebuild_index(settings: Settings) -> None:
-    """Rewrite index.html and feed.xml from every <week>.json in the archive folder.
+    """Rewrite index.html, the country pages and feed.xml from every <week>.json
+    in the archive folder.
 
     JSON files that aren't issues are ignored with a warning.
     """
     folder = settings.archive.dir
     entries = [_entry(issue, settings) for issue in _load_issues(folder)]
-    write_atomic(folder / INDEX_FILE, _index_html(entries, settings))
+    countries = _country_pages(entries, settings)
+    written: set[Path] = set()
+    for page in countries:
+        path = folder / page.href
+        write_atomic(path, _country_html(page, countries, settings))
+        written.add(path)
+    # A rebuilt week may have lost a section: its page would list stale stories.
+    for path in (folder / COUNTRY_FOLDER).glob("*.html"):
+        if path not in written:
+            log.info("archive: removing %s: no archived issue has that section", path)
+            path.unlink(missing_ok=True)
+    write_atomic(folder / INDEX_FILE, _index_html(entries, countries, settings))
     write_atomic(folder / FEED_FILE, _feed_xml(entries, settings))
 
 
-def _index_html(entries: list[IndexEntry], settings: Settings) -> str:
-    lang = settings.digest.language
+def _translator(lang: str) -> Callable[..., str]:
+    """The templates' `t`: labels in `lang`."""
 
     def t(key: str, /, **fields: object) -> str:
         return message(lang, key, **fields)
 
+    return t
+
+
+def _index_html(entries: list[IndexEntry], countries: list[CountryPage], settings: Settings) -> str:
     env = get_environment(settings.templates_dir)
     return env.get_template(INDEX_TEMPLATE).render(
-        lang=lang,
+        lang=settings.digest.language,
         title=settings.digest.title,
         entries=entries,
+        countries=countries,
         feed_href=FEED_FILE,
         contact=settings.digest.contact,
         css=load_stylesheet(settings.templates_dir),
-        t=t,
+        t=_translator(settings.digest.language),
+    )
+
+
+def _country_html(page: CountryPage, countries: list[CountryPage], settings: Settings) -> str:
+    env = get_environment(settings.templates_dir)
+    return env.get_template(COUNTRY_TEMPLATE).render(
+        lang=settings.digest.language,
+        title=settings.digest.title,
+        page=page,
+        # Links between country pages: they are siblings in the country folder.
+        countries=[(c, c.href.rpartition("/")[2]) for c in countries],
+        index_href="../" + INDEX_FILE,
+        feed_href="../" + FEED_FILE,
+        contact=settings.digest.contact,
+        css=load_stylesheet(settings.templates_dir),
+        t=_translator(settings.digest.language),
     )
 
 
@@ -332,7 +440,7 @@ def _feed_xml(entries: list[IndexEntry], settings: Settings) -> bytes:
     sub(feed, "generator", "digest")
 
     template = get_environment(settings.templates_dir).get_template(FEED_ENTRY_TEMPLATE)
-    for e in entries:
+    for e in entries[:FEED_ISSUES]:
         entry = sub(feed, "entry")
         issue_id = e.url if base else f"tag:{authority},{e.issue.week[:4]}:digest/{e.issue.week}"
         sub(entry, "id", issue_id)
@@ -341,7 +449,10 @@ def _feed_xml(entries: list[IndexEntry], settings: Settings) -> bytes:
         sub(entry, "published", _iso(e.issue.end))
         sub(entry, "link", rel="alternate", type="text/html", href=e.url)
         sub(entry, "summary", e.view.preheader)
-        sub(entry, "content", template.render(v=e.view).strip(), type="html")
+        # The whole issue. Feed readers resolve relative links against the feed's
+        # address, the archive folder: `base` is "" or that folder's URL.
+        content = template.render(v=e.view, t=_translator(e.view.lang), page=e.url, base=base)
+        sub(entry, "content", content.strip(), type="html")
 
     ET.indent(feed)
     xml: bytes = ET.tostring(feed, encoding="utf-8", xml_declaration=True)

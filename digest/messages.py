@@ -33,6 +33,7 @@ EN: Mapping[str, Message] = {
     "issue_number": "Issue #{number}",
     "this_week": "This week",
     "contents": "In this issue",
+    "glance": "This week at a glance",
     "story_count": {"one": "{n} story", "other": "{n} stories"},
     "section_count": "{name} ({n})",
     "also_reported": "Also reported by",
@@ -52,6 +53,10 @@ EN: Mapping[str, Message] = {
     "archive_intro": "Every issue so far, newest first.",
     "archive_empty": "No issues yet.",
     "feed": "Atom feed",
+    "countries": "By country",
+    "country_title": "{country}: all stories · {title}",
+    "country_intro": "{count} across all issues, newest first.",
+    "in_issue": "In {issue}",
 }
 
 JA: Mapping[str, Message] = {
@@ -61,6 +66,7 @@ JA: Mapping[str, Message] = {
     "issue_number": "第{number}号",
     "this_week": "今週のニュース",
     "contents": "目次",
+    "glance": "国・地域別の件数",
     "story_count": {"other": "{n}件"},
     "section_count": "{name}（{n}）",
     "also_reported": "ほかの報道",
@@ -78,6 +84,10 @@ JA: Mapping[str, Message] = {
     "archive_intro": "これまでに配信したすべての号（新しい順）。",
     "archive_empty": "まだ配信した号はありません。",
     "feed": "Atomフィード",
+    "countries": "国・地域別",
+    "country_title": "{country}のニュース一覧 · {title}",
+    "country_intro": "これまでの全号から{count}（新しい順）。",
+    "in_issue": "{issue}に掲載",
 }
 
 CATALOGUES: Mapping[str, Mapping[str, Message]] = MappingProxyType({"en": EN, "ja": JA})

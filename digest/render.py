@@ -2,7 +2,9 @@
 
 Owns: the Jinja environment (one per templates folder, cached), the view
 dataclasses the templates receive (derived from the `Issue` model: safe links,
-local dates, truncated summaries, numbered text references), localisation of
+local dates, truncated summaries, numbered text references, the bar widths of
+the "at a glance" chart), the archive-relative addresses of country pages
+(`country_page_href`; `digest.archive` writes the pages there), localisation of
 dates with Babel and of labels through `digest.messages`, CSS inlining with
 premailer (email only), and the unsubscribe placeholder. Plain-text
 typography (display width, truncation, wrapping) is `digest.typography`.
@@ -57,7 +59,9 @@ __all__ = [
     "SectionView",
     "StoryView",
     "build_view",
+    "country_page_href",
     "format_date_range",
+    "format_long_date",
     "format_short_date",
     "get_environment",
     "issue_date_range",
@@ -80,6 +84,7 @@ WEB_TEMPLATE = "issue_web.html.j2"
 TEXT_TEMPLATE = "issue.txt.j2"
 
 PREHEADER_WIDTH = 140  # clients show at most ~100-140 columns of preview
+COUNTRY_FOLDER = "country"  # country pages, inside the archive folder
 
 # cssutils reports every CSS hack it doesn't know at WARNING; our CSS is ours.
 logging.getLogger("CSSUTILS").setLevel(logging.ERROR)
@@ -138,6 +143,8 @@ class SectionView:
     toc_label: str  # "Japan (4)" / "日本（4）"
     stories: tuple[StoryView, ...]
     links: tuple[LinkRef, ...]  # the text part's numbered references of this section
+    bar_percent: int  # "at a glance" bar: count relative to the largest section, 1-100
+    country_href: str  # the country page, relative to the archive folder (web only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +237,12 @@ def format_date_range(first: date, last: date, language: str) -> str:
     return _normalise_cldr(str(text))
 
 
+def format_long_date(moment: datetime, timezone: str, language: str) -> str:
+    """ja `2026年11月18日`, en `Nov 18, 2026`, in `timezone`: for lists spanning years."""
+    local = moment.astimezone(ZoneInfo(timezone)).date()
+    return _normalise_cldr(str(format_skeleton("yMMMd", local, locale=language)))
+
+
 def format_short_date(moment: datetime, timezone: str, language: str) -> str:
     """ja `11月18日`, en `Nov 18`, in the issue's time zone."""
     local = moment.astimezone(ZoneInfo(timezone))
@@ -294,8 +307,25 @@ def _section_name(section: Section, language: str) -> str:
     return str(territory) if territory else section.code
 
 
+def _code_slug(code: str) -> str:
+    # Letters, digits and '-' only: safe as an id and as a file name.
+    return re.sub(r"[^a-z0-9]+", "-", code.lower()).strip("-") or "x"
+
+
 def _section_anchor(code: str) -> str:
-    return "section-" + re.sub(r"[^a-z0-9]+", "-", code.lower()).strip("-")
+    return "section-" + _code_slug(code)
+
+
+def country_page_href(code: str) -> str:
+    """The page listing a section's stories across issues, relative to the archive
+    folder: `country/kr.html`, `country/global.html`."""
+    return f"{COUNTRY_FOLDER}/{_code_slug(code)}.html"
+
+
+def _bar_percent(count: int, largest: int) -> int:
+    # Proportional to the count, the largest section filling the track; never
+    # below 1 %, or a one-story section would draw no bar at all.
+    return max(1, round(100 * count / largest)) if largest else 0
 
 
 class _Refs:
@@ -364,6 +394,7 @@ def build_view(issue: Issue, settings: Settings) -> IssueView:
     lang = issue.language
     refs = _Refs()
     sections: list[SectionView] = []
+    largest = max((len(s.stories) for s in issue.sections), default=0)
     for section in issue.sections:
         if not section.stories:
             continue
@@ -380,6 +411,8 @@ def build_view(issue: Issue, settings: Settings) -> IssueView:
                 toc_label=message(lang, "section_count", name=name, n=count),
                 stories=stories,
                 links=refs.flush(),
+                bar_percent=_bar_percent(count, largest),
+                country_href=country_page_href(section.code),
             )
         )
     title = one_line(issue.title)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import re
@@ -14,12 +15,14 @@ from urllib.parse import urlsplit
 
 import feedparser
 import pytest
-from test_render import SCRIPT_TITLE, make_issue, make_settings
+from markupsafe import escape as markup_escape
+from test_render import SCRIPT_TITLE, glance_rows, make_issue, make_settings
 
+from digest import archive
 from digest.archive import issue_from_json, issue_to_json, rebuild_index, write_issue
 from digest.config import Settings
 from digest.errors import WeekError
-from digest.models import Issue
+from digest.models import Issue, Section
 from digest.render import render_issue
 
 BASE = "https://digest.example.org/archive/"
@@ -44,6 +47,24 @@ def weekly(language: str, n: int) -> Issue:
     )
 
 
+def dated(language: str, n: int) -> Issue:
+    """`weekly(language, n)` whose stories are published in its own week and
+    titled "... (#n)", so that pages listing several issues can be checked."""
+    issue = weekly(language, n)
+    shift = issue.start - make_issue(language).start
+    sections = tuple(
+        replace(
+            section,
+            stories=tuple(
+                replace(story, title=f"{story.title} (#{n})", published=story.published + shift)
+                for story in section.stories
+            ),
+        )
+        for section in issue.sections
+    )
+    return replace(issue, sections=sections)
+
+
 def publish(issue: Issue, settings: Settings) -> Path:
     return write_issue(issue, render_issue(issue, settings), settings)
 
@@ -52,17 +73,40 @@ class _Links(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
         self.hrefs: list[str] = []
+        self.ids: set[str] = set()
+        self.items: list[list[str]] = []  # the hrefs of each <li>
+        self._in_item = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "li":
+            self.items.append([])
+            self._in_item = True
         for name, value in attrs:
             if name == "href" and value is not None:
                 self.hrefs.append(value)
+                if self._in_item:
+                    self.items[-1].append(value)
+            if name == "id" and value:
+                self.ids.add(value)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "li":
+            self._in_item = False
+
+
+def links(path: Path) -> _Links:
+    p = _Links()
+    p.feed(path.read_text(encoding="utf-8"))
+    p.close()
+    return p
 
 
 def hrefs(path: Path) -> list[str]:
-    p = _Links()
-    p.feed(path.read_text(encoding="utf-8"))
-    return p.hrefs
+    return links(path).hrefs
+
+
+def issue_links(path: Path) -> list[str]:
+    return [h for h in hrefs(path) if re.fullmatch(r"\d{4}-W\d\d\.html", h)]
 
 
 def test_write_issue_writes_page_json_index_and_feed(tmp_path: Path) -> None:
@@ -121,7 +165,7 @@ def test_index_lists_issues_newest_first(tmp_path: Path) -> None:
     for n in (2, 4, 1, 3):  # written out of order
         publish(weekly("en", n), settings)
     index = tmp_path / "index.html"
-    pages = [h for h in hrefs(index) if h.endswith(".html")]
+    pages = issue_links(index)
     assert pages == ["2026-W48.html", "2026-W47.html", "2026-W46.html", "2026-W45.html"]
     text = index.read_text(encoding="utf-8")
     assert text.index("Issue #4") < text.index("Issue #3") < text.index("Issue #1")
@@ -130,20 +174,97 @@ def test_index_lists_issues_newest_first(tmp_path: Path) -> None:
     assert '<html lang="en">' in text and "<script" not in text
 
 
-def test_index_relative_links_resolve(tmp_path: Path) -> None:
-    settings = settings_for(tmp_path / "site", "ja", base_url="")
+@pytest.mark.parametrize("base_url", ["", BASE])
+def test_archive_links_are_relative_and_resolve(tmp_path: Path, base_url: str) -> None:
+    settings = settings_for(tmp_path / "site", "ja", base_url=base_url)
     for n in (1, 2):
-        publish(weekly("ja", n), settings)
+        publish(dated("ja", n), settings)
     folder = settings.archive.dir
-    for page in (folder / "index.html", folder / "2026-W46.html"):
+    pages = sorted(folder.rglob("*.html"))
+    names = {p.relative_to(folder).as_posix() for p in pages}
+    assert names == {
+        "index.html",
+        "2026-W45.html",
+        "2026-W46.html",
+        "country/jp.html",
+        "country/kr.html",
+        "country/global.html",
+    }
+    internal = 0
+    for page in pages:
         for href in hrefs(page):
             parts = urlsplit(href)
-            if parts.scheme in ("http", "https") or href.startswith("#"):
+            if parts.scheme in ("http", "https"):
+                assert not href.startswith(base_url or "-"), f"{page.name}: {href} is absolute"
                 continue
             assert not parts.scheme and not parts.netloc and not href.startswith("/"), href
-            assert (folder / parts.path).is_file(), f"{page.name}: {href} does not resolve"
-    assert "feed.xml" in hrefs(folder / "index.html")
-    assert "<script" not in (folder / "index.html").read_text(encoding="utf-8")
+            target = (page.parent / parts.path).resolve() if parts.path else page
+            assert target.is_file(), f"{page.name}: {href} does not resolve"
+            assert target.is_relative_to(folder.resolve()), f"{page.name}: {href} leaves the site"
+            if parts.fragment:
+                assert parts.fragment in links(target).ids, f"{page.name}: {href}: no such id"
+            internal += 1
+        assert "<script" not in page.read_text(encoding="utf-8")
+    assert internal > 30
+    index = hrefs(folder / "index.html")
+    assert "feed.xml" in index
+    countries = [h for h in index if h.startswith("country/")]
+    assert countries == ["country/jp.html", "country/kr.html", "country/global.html"]
+    # Each issue page links its sections to their country pages.
+    assert "country/kr.html" in hrefs(folder / "2026-W46.html")
+
+
+def test_country_pages_list_stories_newest_first_across_issues(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, "en")
+    issues = {n: dated("en", n) for n in (1, 3, 2)}  # written out of order
+    for issue in issues.values():
+        publish(issue, settings)
+    jp = tmp_path / "country" / "jp.html"
+    expected = sorted(
+        (
+            (story.published, story.title, f"../{issue.week}.html#{story.anchor}")
+            for issue in issues.values()
+            for story in issue.sections[0].stories
+        ),
+        reverse=True,
+    )
+    assert len(expected) == 6
+    # Each <li>: the story's source link (if it has an http one), then its place in its issue.
+    items = links(jp).items
+    assert [item[-1] for item in items] == [href for _, _, href in expected]
+    text = jp.read_text(encoding="utf-8")
+    positions = [text.index(markup_escape(title)) for _, title, _ in expected]
+    assert positions == sorted(positions)
+    assert items[1][0] == "https://xtech.nikkei.com/atcl/nxt/news/24/01234/"  # issue 3's
+    assert len(items[0]) == 1  # the javascript: story: shown, not linked
+    assert "Nov 19, 2026" in text and "In Issue #3" in text
+    assert "<title>Japan: all stories · Asian AI Hubs Weekly</title>" in text
+    assert "Asian AI Hubs Weekly · 6 stories across all issues, newest first." in text
+    global_page = (tmp_path / "country" / "global.html").read_text(encoding="utf-8")
+    assert "OpenAI and G42 expand Stargate UAE to 5GW (#3)" in global_page
+    assert "Tom &amp; Jerry" not in global_page  # that one is Korea's
+    assert "Tom &amp; Jerry AI Lab opens in Seoul (#1)" in (
+        tmp_path / "country" / "kr.html"
+    ).read_text(encoding="utf-8")
+
+
+def test_country_page_of_a_vanished_section_is_removed(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, "en")
+    publish(weekly("en", 1), settings)
+    assert (tmp_path / "country" / "kr.html").is_file()
+    issue = weekly("en", 1)
+    rebuilt = replace(issue, sections=tuple(s for s in issue.sections if s.code != "KR"))
+    publish(rebuilt, settings)
+    assert sorted(p.name for p in (tmp_path / "country").iterdir()) == ["global.html", "jp.html"]
+    assert "country/kr.html" not in hrefs(tmp_path / "index.html")
+
+
+def test_country_pages_need_no_empty_sections(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, "ja")
+    issue = weekly("ja", 1)
+    publish(replace(issue, sections=(*issue.sections, Section("CN", "中国", ()))), settings)
+    assert not (tmp_path / "country" / "cn.html").exists()
+    assert "日本（2）" in (tmp_path / "index.html").read_text(encoding="utf-8")
 
 
 def test_feed_parses_and_lists_newest_first(tmp_path: Path) -> None:
@@ -170,6 +291,41 @@ def test_feed_parses_and_lists_newest_first(tmp_path: Path) -> None:
     assert "javascript" not in content.value
     raw = (tmp_path / "feed.xml").read_text(encoding="utf-8")
     assert "&amp;lt;script&amp;gt;" in raw and "<script" not in raw  # HTML in XML
+
+
+def test_feed_entries_carry_the_whole_issue(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, "ja")
+    issue = make_issue("ja")
+    publish(issue, settings)
+    parsed = feedparser.parse((tmp_path / "feed.xml").read_bytes())
+    assert parsed.bozo == 0, parsed.get("bozo_exception")
+    content = parsed.entries[0].content[0].value
+    assert "<script" not in content
+    for section in issue.sections:
+        for story in section.stories:
+            assert story.title in html.unescape(content)
+        assert f'href="{BASE}country/{section.code.lower()}.html"' in content
+    # Summaries, "also reported by" and the glance chart: the issue, not only headlines.
+    assert "ソフトバンクは18日" in content and "ITmedia AI+" in content
+    assert "ほかの報道" in content and "国・地域別の件数" in content
+    assert [(r[0], r[1], r[3]) for r in glance_rows(content)] == [
+        ("日本", "100%", "2"),
+        ("韓国", "50%", "1"),
+        ("グローバル", "50%", "1"),
+    ]
+    # Feed readers drop ids: the contents link into the issue page itself.
+    assert f'href="{BASE}2026-W47.html#section-jp"' in content
+    assert "javascript" not in content
+
+
+def test_feed_keeps_the_newest_issues(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(archive, "FEED_ISSUES", 2)
+    settings = settings_for(tmp_path, "en")
+    for n in (1, 2, 3):
+        publish(weekly("en", n), settings)
+    parsed = feedparser.parse((tmp_path / "feed.xml").read_bytes())
+    assert [e.link for e in parsed.entries] == [BASE + "2026-W47.html", BASE + "2026-W46.html"]
+    assert len(issue_links(tmp_path / "index.html")) == 3
 
 
 def test_feed_without_base_url_uses_tag_ids(tmp_path: Path) -> None:
@@ -208,7 +364,7 @@ def test_non_issue_json_is_ignored_with_a_warning(
     warned = " ".join(r.getMessage() for r in caplog.records)
     for name in ("package.json", "broken.json", "latin1.json", "2026-W46.json"):
         assert name in warned
-    pages = [h for h in hrefs(tmp_path / "index.html") if h.endswith(".html")]
+    pages = issue_links(tmp_path / "index.html")
     assert pages == ["2026-W45.html"]
     assert feedparser.parse((tmp_path / "feed.xml").read_bytes()).bozo == 0
 

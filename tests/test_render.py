@@ -232,7 +232,8 @@ def test_web_links_are_http_anchor_or_relative_archive_files(language: str) -> N
     r = render_issue(make_issue(language), make_settings(language))
     found = parse(r.html_web)
     relative = {h for h in found.hrefs if not re.match(r"https?://|#", h)}
-    assert relative == {"index.html", "feed.xml"}
+    countries = {"country/jp.html", "country/kr.html", "country/global.html"}
+    assert relative == {"index.html", "feed.xml"} | countries
     assert "javascript:" not in r.html_web.lower()
     assert UNSUBSCRIBE_PLACEHOLDER not in r.html_web
 
@@ -250,6 +251,107 @@ def test_story_anchors_and_contents_line(language: str) -> None:
     assert f'href="#section-jp" style="color:#0b57d0; text-decoration:none">{label}</a>' in (
         r.html_email
     )
+
+
+class _Glance(HTMLParser):
+    """The rows of the "at a glance" table: (name, bar width, bar colour, count)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.rows: list[tuple[str, str, str, str]] = []
+        self._depth = 0  # tables open inside the glance table, itself included
+        self._cells: list[str] = []
+        self._width = self._bgcolor = ""
+        self._cell: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "table" and (self._depth or a.get("class") == "glance"):
+            self._depth += 1
+            if self._depth == 2:  # the bar: a table as wide as the count, one coloured cell
+                self._width = a.get("width") or ""
+        elif self._depth and tag == "td":
+            if a.get("class") == "glance-bar":
+                self._bgcolor = a.get("bgcolor") or ""
+                assert "background-color" in (a.get("style") or "background-color")
+            elif self._depth == 1:
+                self._cell = ""
+        elif self._depth and tag not in ("tr",):
+            raise AssertionError(f"<{tag}> in the glance chart: tables only")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "table" and self._depth:
+            self._depth -= 1
+        elif tag == "td" and self._depth == 1 and self._cell is not None:
+            self._cells.append(self._cell.strip())
+            self._cell = None
+        elif tag == "tr" and self._depth == 1:
+            name, track, count = self._cells  # the track holds only the bar: no text
+            assert track == "", track
+            self.rows.append((name, self._width, self._bgcolor, count))
+            self._cells = []
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell += data
+
+
+def glance_rows(doc: str) -> list[tuple[str, str, str, str]]:
+    g = _Glance()
+    g.feed(doc)
+    g.close()
+    return g.rows
+
+
+def test_glance_chart_draws_a_bar_per_section(language: str) -> None:
+    issue = make_issue(language)
+    r = render_issue(issue, make_settings(language))
+    names = [s.name for s in issue.sections]
+    expected = [(names[0], "100%", "#0b57d0", "2"), (names[1], "50%", "#0b57d0", "1")]
+    expected.append((names[2], "50%", "#0b57d0", "1"))
+    for doc in (r.html_email, r.html_web):
+        assert glance_rows(doc) == expected
+        label = message(language, "glance")
+        # Right after the contents line, before the first section.
+        contents = doc.index('href="#section-global"')
+        assert contents < doc.index(label) < doc.index('id="section-jp"')
+    # Email: the bar colour is inlined too (the attribute alone loses to dark-mode CSS).
+    assert 'class="glance-bar" bgcolor="#0b57d0" height="10" style="background-color:#0b57d0' in (
+        r.html_email
+    )
+
+
+def test_glance_bars_are_proportional_to_the_counts() -> None:
+    base = make_issue("en")
+    story = base.sections[0].stories[0]
+    counts = {"JP": 7, "KR": 3, "CN": 1, GLOBAL_SECTION: 5}
+    sections = tuple(
+        Section(
+            code,
+            code,
+            tuple(replace(story, post_id=f"{code}-{i}") for i in range(n)),
+        )
+        for code, n in counts.items()
+    )
+    r = render_issue(replace(base, sections=sections), make_settings("en"))
+    rows = glance_rows(r.html_email)
+    assert [(name, count) for name, _, _, count in rows] == [(c, str(n)) for c, n in counts.items()]
+    widths = [int(w.rstrip("%")) for _, w, _, _ in rows]
+    assert widths == [100, 43, 14, 71]  # round(100 * n / 7)
+    for width, n in zip(widths, counts.values(), strict=True):
+        assert abs(width - 100 * n / 7) <= 0.5
+
+
+def test_text_part_contents_line_is_the_glance_line(language: str) -> None:
+    # The text part doesn't draw bars (proportional fonts and CJK widths would
+    # misalign them): its contents line names every section with its count.
+    issue = make_issue(language)
+    r = render_issue(issue, make_settings(language))
+    view = render.build_view(issue, make_settings(language))
+    contents = message(language, "contents") + message(language, "colon")
+    line = next(ln for ln in r.text.split("\n") if ln.startswith(contents))
+    assert line == contents + " · ".join(s.toc_label for s in view.sections)
+    assert [s.count for s in view.sections] == [2, 1, 1]
 
 
 def test_non_ascii_urls_become_ascii_hrefs() -> None:
@@ -644,17 +746,19 @@ def test_golden(language: str, part: str, suffix: str) -> None:
 # --- size and speed ----------------------------------------------------------------------
 
 
-def test_a_60_story_issue_stays_under_gmails_clipping_size() -> None:
+@pytest.mark.parametrize("stories", [60, 80])
+def test_a_big_issue_stays_under_gmails_clipping_size(stories: int) -> None:
     # Size is deterministic, so a test may hold it; speed is for benchmarks/build.py.
     spec = importlib.util.spec_from_file_location("bench_build", ROOT / "benchmarks" / "build.py")
     assert spec is not None and spec.loader is not None
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     for language in ("ja", "en"):
-        issue = bench.make_issue(language)
+        issue = bench.make_issue(language, stories)
         settings = make_settings(language=language)
         html = render_issue(issue, settings).html_email
-        assert issue.story_count == 60
+        assert issue.story_count == stories
+        assert len(glance_rows(html)) == len(issue.sections)  # the chart is in the count
         assert len(html.encode("utf-8")) <= 102 * 1024
 
 
