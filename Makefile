@@ -22,7 +22,12 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check digest tests benchmarks
 	$(BIN)/mypy
 
-test: lint
+# Headless Chromium and CJK fonts for tests/test_email_rendering.py (Debian/Ubuntu).
+.PHONY: browser-deps
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk; }
+
+test: lint browser-deps
 	$(BIN)/pytest
 
 bench: $(STAMP)

@@ -235,7 +235,14 @@ def _dispatch(args: argparse.Namespace) -> int:
 
             week = args.week or latest_due_week(utc_now(), settings)
             built = build(settings, store, week, utc_now())
-            print(built.path)
+            print(built.path)  # stdout: the path alone, for scripts
+            size = len(built.rendered.html_email.encode("utf-8"))
+            print(
+                f"{week}: {built.issue.story_count} stories, "
+                f"{built.issue.duplicates_merged} duplicates merged, email HTML "
+                f"{size / 1024:.1f} KB (Gmail clips past 102 KB), built in {built.seconds:.2f} s",
+                file=sys.stderr,
+            )
             return 0
         if args.command == "send":
             return _send(args, settings, store)

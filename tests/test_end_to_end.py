@@ -219,7 +219,9 @@ def test_first_edition_end_to_end(
     assert all(s.failures == 1 and s.last_error for s in states.values())
 
     assert cli(config, "build", "--week", WEEK) == 0
-    page = Path(capsys.readouterr().out.strip())
+    captured = capsys.readouterr()
+    page = Path(captured.out.strip())
+    assert re.search(r"email HTML \d+\.\d KB \(Gmail clips past 102 KB\)", captured.err)
     assert page == settings.archive.dir / f"{WEEK}.html" and page.exists()
     assert not sink.received  # build sends nothing
 

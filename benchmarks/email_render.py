@@ -1,0 +1,307 @@
+"""Build time, size and look of a full email: a realistic 80-story issue.
+
+Owns: `make_issue`, the 80-story issue that tests/test_email_rendering.py
+renders too (CJK and English stories over nine sections incl. Global, `also`
+links, a second-country tag, long URLs in summaries, long unbroken CJK
+titles), and the figures printed for it, in both languages:
+
+- `render_issue` time, first in the process and warm; the build (render +
+  personalize + archive files, as `digest build` runs after selection) must
+  take < 0.5 s;
+- premailer runs per render (`digest.render.PREMAILER_CALLS`): 1 expected;
+- the personalised HTML part against Gmail's 102 KB clipping limit;
+- screenshots at 375 and 600 px into var/screenshots/ (tests/browser.py),
+  and any element that sticks out of the viewport.
+
+Exits 1 if the build takes ≥ 0.5 s, the HTML part exceeds 102 KB or premailer
+runs more than once per render. Without Chromium the screenshots are skipped
+with a note (they are a look, not a limit). Run from the project folder:
+    .venv/bin/python benchmarks/email_render.py
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from digest import render
+from digest.archive import write_issue
+from digest.config import Settings, parse_settings
+from digest.models import GLOBAL_SECTION, AlsoReported, Issue, Section, Story
+from digest.render import personalize, render_issue
+
+ROOT = Path(__file__).resolve().parent.parent
+
+MAX_SECONDS = 0.5
+MAX_BYTES = 102 * 1024  # Gmail clips larger HTML parts behind "View entire message"
+STORIES = 80
+UNSUBSCRIBE_URL = "https://digest.example.com/unsubscribe?token=1.abc"
+SCREENSHOTS = ROOT / "var" / "screenshots"
+
+SECTIONS = [
+    ("JP", "日本", "Japan"),
+    ("KR", "韓国", "South Korea"),
+    ("CN", "中国", "China"),
+    ("HK", "香港", "Hong Kong"),
+    ("TW", "台湾", "Taiwan"),
+    ("SG", "シンガポール", "Singapore"),
+    ("IN", "インド", "India"),
+    ("AE", "アラブ首長国連邦", "United Arab Emirates"),
+    (GLOBAL_SECTION, "グローバル", "Global"),
+]
+
+# (title, summary, source) by country; a story's number picks one of them.
+# Deliberately awkward for a 375 px column: unbroken CJK runs, fullwidth
+# punctuation, long product names, raw URLs in summaries (feeds do that).
+STORIES_BY_COUNTRY: dict[str, list[tuple[str, str, str]]] = {
+    "JP": [
+        (
+            "ソフトバンク、生成AI向けの大規模データセンターを北海道苫小牧市に建設へ　"
+            "投資額は数千億円規模",
+            "ソフトバンクは18日、生成AIの学習と推論に使う大規模データセンターを北海道苫小牧市に"
+            "建設すると発表した。再生可能エネルギーを活用し、2027年度の稼働開始を目指す。受電容量は"
+            "最終的に300メガワット超を計画しており、国内最大級となる見通し。",
+            "日経クロステック",
+        ),
+        (
+            "経済産業省が生成人工知能事業者向け透明性確保及び知的財産保護指針改定案を公表意見募集開始",
+            "経済産業省は生成AIの開発・提供・利用に関する指針の改定案を公表した。詳細は"
+            "https://www.meti.go.jp/press/2026/11/20261118001/20261118001.html を参照。",
+            "ITmedia AI+",
+        ),
+        (
+            "Sakana AI raises ¥20bn to build small, efficient Japanese-language foundation models",
+            "The Tokyo start-up said the round was led by domestic banks and will fund compute "
+            "for evolutionary model merging. It plans to release open weights next year.",
+            "The Japan Times",
+        ),
+    ],
+    "KR": [
+        (
+            "삼성전자, 차세대 HBM4 양산 앞당겨… 엔비디아 공급 계약 임박한 것으로 알려져",
+            "삼성전자가 차세대 고대역폭메모리 HBM4의 양산 일정을 앞당기는 방안을 검토 중인 것으로 "
+            "전해졌다. 업계에 따르면 엔비디아와의 공급 계약이 막바지 단계에 있다.",
+            "연합뉴스",
+        ),
+        (
+            "Naver unveils HyperCLOVA X Think, a reasoning model tuned for Korean "
+            "public-sector work",
+            "The Korean internet company said the model outperforms its predecessor on reasoning "
+            "benchmarks and will be offered to ministries through a sovereign cloud.",
+            "The Korea Herald",
+        ),
+    ],
+    "CN": [
+        (
+            "百度发布文心大模型新版本推理成本较上一代下降百分之八十面向中小企业全面开放应用程序接口服务",
+            "百度在年度大会上表示，新模型在多项中文基准测试中表现领先，并将通过智能云向开发者开放。"
+            "公司称，通过自研芯片与推理框架优化，调用价格大幅下降。",
+            "36氪",
+        ),
+        (
+            "DeepSeek releases V4 with a 1M-token context window under an MIT licence",
+            "The Hangzhou lab published weights and a technical report at "
+            "https://github.com/deepseek-ai/DeepSeek-V4/blob/main/DeepSeek_V4_technical_report.pdf "
+            "and said API prices would stay unchanged.",
+            "South China Morning Post",
+        ),
+    ],
+    "HK": [
+        (
+            "香港科技園公司推出人工智能超算中心第二期，為本地初創企業提供算力資助",
+            "數碼港及科技園表示，第二期算力將於明年第一季投入服務，初創企業可申請最高七成資助。",
+            "香港經濟日報",
+        ),
+    ],
+    "TW": [
+        (
+            "台積電先進封裝產能持續吃緊，CoWoS 擴產計畫再加碼以因應 AI 晶片需求",
+            "供應鏈指出，台積電明年CoWoS月產能將再提升，主要客戶包括輝達與超微。",
+            "DigiTimes Asia",
+        ),
+    ],
+    "SG": [
+        (
+            "Singapore's IMDA launches a S$70m programme to build Southeast Asian language models",
+            "The National Multimodal LLM Programme will fund SEA-LION successors and open "
+            "evaluation suites for Bahasa, Thai, Vietnamese and Tagalog.",
+            "The Straits Times",
+        ),
+    ],
+    "IN": [
+        (
+            "India's AI Mission picks eight start-ups to build foundation models "
+            "on subsidised GPUs",
+            "The IndiaAI Mission said the selected teams will get access to 18,000 GPUs at "
+            "subsidised rates; applications for the next round open in January.",
+            "Inc42",
+        ),
+    ],
+    "AE": [
+        (
+            "G42 and Microsoft open a 200MW AI campus in Abu Dhabi, the largest in the Gulf region",
+            "The campus is the first phase of a 5GW cluster; G42 said it would host models for "
+            "governments in Asia and Africa.",
+            "The National",
+        ),
+    ],
+    GLOBAL_SECTION: [
+        (
+            "OpenAI and G42 expand Stargate UAE to 5GW, with Asian sovereign deployments",
+            "OpenAI said the second phase of the Abu Dhabi campus will come online in 2027, and "
+            "announced partnerships with governments in Japan, Korea and India.",
+            "OpenAI",
+        ),
+        (
+            "Nvidia's quarterly data-centre revenue tops $50bn as Asian cloud providers buy more",
+            "Demand from Japanese, Korean and Indian cloud providers offset export limits to "
+            "China, the company said.",
+            "Reuters",
+        ),
+    ],
+}
+
+ALSO_SOURCES = [
+    "ITmedia AI+",
+    "Impress Watch",
+    "Yonhap",
+    "Nikkei Asia",
+    "TechNode",
+    "Rest of World",
+]
+
+
+def make_issue(language: str, stories: int = STORIES, week: str = "2026-W47") -> Issue:
+    """An issue of `stories` stories spread over the nine sections, in `language`.
+
+    Every third story has one or two `also` links, every seventh a second country.
+    """
+    codes = [code for code, _, _ in SECTIONS]
+    per_section: dict[str, list[Story]] = {code: [] for code in codes}
+    base = datetime(2026, 11, 16, 0, 0, tzinfo=UTC)
+    for i in range(stories):
+        code = codes[i % len(codes)]
+        variants = STORIES_BY_COUNTRY[code]
+        title, summary, source = variants[(i // len(codes)) % len(variants)]
+        also = tuple(
+            AlsoReported(
+                ALSO_SOURCES[(i + k) % len(ALSO_SOURCES)],
+                f"https://news.example-{k}.com/2026/11/{i:03d}/ai-hub-report-{k}?utm_source=rss",
+            )
+            for k in range(1 + i % 2 if i % 3 == 0 else 0)
+        )
+        per_section[code].append(
+            Story(
+                title=title,
+                url=f"https://www.example-news-{i % 7}.com/articles/2026/11/{18 + i % 5}/"
+                f"ai-{i:04d}-story-with-a-realistic-and-rather-long-slug-for-seo?ref=rss&id={i}",
+                source=source,
+                published=base + timedelta(hours=2 * i + 1),
+                summary=summary,
+                country="" if code == GLOBAL_SECTION else code,
+                also=also,
+                second_country="JP" if i % 7 == 1 and code not in ("JP", GLOBAL_SECTION) else "",
+                feed_url=f"https://feeds.example.com/{code.lower()}/{i % 5}.xml",
+                post_id=f"post-{i}",
+            )
+        )
+    names = {code: (ja if language == "ja" else en) for code, ja, en in SECTIONS}
+    year, number = week.split("-W")
+    shift = timedelta(weeks=(int(year) - 2026) * 52 + int(number) - 47)
+    return Issue(
+        week=week,
+        number=3 + int(number) - 47,
+        title="アジアAIハブ週報" if language == "ja" else "Asian AI Hubs Weekly",
+        language=language,
+        timezone="Asia/Tokyo",
+        start=datetime(2026, 11, 15, 15, 0, tzinfo=UTC) + shift,
+        end=datetime(2026, 11, 22, 15, 0, tzinfo=UTC) + shift,
+        sections=tuple(Section(c, names[c], tuple(per_section[c])) for c in codes),
+        generated_at=datetime(2026, 11, 22, 15, 0, 5, tzinfo=UTC) + shift,
+        duplicates_merged=4,
+    )
+
+
+def make_settings(language: str, archive_dir: Path | None = None) -> Settings:
+    settings = parse_settings(
+        {
+            "digest": {
+                "language": language,
+                "title": "アジアAIハブ週報" if language == "ja" else "Asian AI Hubs Weekly",
+                "contact": "editor@example.com",
+            },
+            "archive": {"base_url": "https://digest.example.com/archive/"},
+        },
+        source=Path("bench.toml"),
+    )
+    if archive_dir is not None:
+        settings = replace(settings, archive=replace(settings.archive, dir=archive_dir))
+    return settings
+
+
+def measure(language: str, archive_dir: Path) -> tuple[bool, str]:
+    """Print the figures of one language; (passed, personalised email HTML)."""
+    settings = make_settings(language, archive_dir)
+    issue = make_issue(language)
+    calls = render.PREMAILER_CALLS
+    # The first render of the process pays for compiling templates and parsing
+    # the CSS: that is what the weekly run sees, so it is the one checked.
+    t0 = time.perf_counter()
+    rendered = render_issue(issue, settings)
+    html_email = personalize(rendered.html_email, UNSUBSCRIBE_URL, html=True)
+    personalize(rendered.text, UNSUBSCRIBE_URL, html=False)
+    write_issue(issue, rendered, settings)
+    build = time.perf_counter() - t0
+    premailer_calls = render.PREMAILER_CALLS - calls
+    t0 = time.perf_counter()
+    render_issue(issue, settings)
+    warm = time.perf_counter() - t0
+    size = len(html_email.encode("utf-8"))
+    passed = build < MAX_SECONDS and size <= MAX_BYTES and premailer_calls == 1
+    print(
+        f"{language}: {issue.story_count} stories in {len(issue.sections)} sections  "
+        f"build (render + personalize + archive) {build * 1000:.0f} ms first "
+        f"(limit {MAX_SECONDS * 1000:.0f} ms), render_issue warm {warm * 1000:.0f} ms  "
+        f"premailer calls {premailer_calls} (expected 1)  "
+        f"HTML part {size / 1024:.1f} KB of {MAX_BYTES // 1024} KB "
+        f"({size / MAX_BYTES:.0%})  {'PASS' if passed else 'FAIL'}"
+    )
+    return passed, html_email
+
+
+def take_screenshots(language: str, html_email: str, folder: Path) -> None:
+    """Screenshots at 375 and 600 px, and what sticks out of the viewport."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    import browser  # tests/browser.py: the same Chromium helper the tests use
+
+    page = folder / f"email-{language}.html"
+    page.write_text(html_email, encoding="utf-8")
+    try:
+        layouts = browser.measure_layouts(page, (375, 600))
+    except browser.ChromiumMissingError as e:
+        print(f"{language}: no screenshots: {e}")
+        return
+    for width, layout in layouts.items():
+        png = browser.screenshot(
+            page, width, SCREENSHOTS / f"bench-email-{language}-{width}.png", layout.scroll_height
+        )
+        print(f"{language} {width}px: {png.relative_to(ROOT)}  {layout.describe()}")
+
+
+def main() -> int:
+    ok = True
+    with tempfile.TemporaryDirectory(prefix="digest-bench-email-") as tmp:
+        for language in ("ja", "en"):
+            passed, html_email = measure(language, Path(tmp) / f"archive-{language}")
+            ok &= passed
+            take_screenshots(language, html_email, Path(tmp))
+    print("PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
