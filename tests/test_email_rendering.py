@@ -32,8 +32,6 @@ from digest.config import Settings
 from digest.models import Issue
 from digest.render import RenderedIssue, personalize, render_issue
 
-# TODO: declare a `browser: runs headless Chromium` marker in pyproject.toml and
-# use it here; `network` is the declared marker closest to it until then.
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parent.parent
