@@ -33,6 +33,7 @@ test: lint browser-deps
 bench: $(STAMP)
 	$(BIN)/python benchmarks/gather.py
 	$(BIN)/python benchmarks/build.py
+	$(BIN)/python benchmarks/email_render.py
 	$(BIN)/python benchmarks/countries.py --quiet
 	$(BIN)/python benchmarks/relevance.py --quiet
 	$(BIN)/python benchmarks/duplicates.py
