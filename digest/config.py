@@ -36,6 +36,13 @@ DEFAULT_CONFIG_PATH = Path("config/digest.toml")
 ENV_CONFIG = "DIGEST_CONFIG"
 ENV_SMTP_PASSWORD = "DIGEST_SMTP_PASSWORD"
 ENV_SECRET = "DIGEST_SECRET"
+ENV_DKIM_KEY = "DIGEST_DKIM_PRIVATE_KEY"  # the PEM text (a literal "\n" counts as a line break)
+ENV_DKIM_KEY_FILE = "DIGEST_DKIM_KEY_FILE"  # or a path to the PEM file
+# Headers every DKIM signature covers (RFC 8058 asks for both List-Unsubscribe ones).
+DKIM_HEADERS = (
+    "From", "To", "Subject", "Date", "Message-ID", "List-Unsubscribe", "List-Unsubscribe-Post",
+    "MIME-Version", "Content-Type",
+)  # fmt: skip
 
 DEFAULT_COUNTRIES = ("KR", "JP", "CN", "HK", "TW", "SG", "IN", "AE")
 SUPPORTED_LANGUAGES = ("ja", "en")
@@ -106,6 +113,13 @@ class SmtpSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class DkimSettings:
+    domain: str  # d= : the signing domain, usually the From address's
+    selector: str  # s= : the DNS record is <selector>._domainkey.<domain>
+    headers: tuple[str, ...] = DKIM_HEADERS  # h= : headers covered by the signature
+
+
+@dataclass(frozen=True, slots=True)
 class ArchiveSettings:
     dir: Path = Path("archive")
     base_url: str = ""  # public URL of `dir`, ending in "/"; required to send mail
@@ -126,6 +140,7 @@ class Settings:
     unsubscribe_mailto: str  # [unsubscribe] mailto, default the From address
     aliases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # [aliases]
     templates_dir: Path = TEMPLATES_DIR
+    dkim: DkimSettings | None = None  # [dkim]; None: messages go out unsigned
     places_file: Path = PROJECT_PLACES_FILE  # [digest] places
     topics_file: Path = PROJECT_TOPICS_FILE  # [digest] topics
 
@@ -136,6 +151,15 @@ class Secrets:
 
     smtp_password: str | None
     signing_key: bytes | None
+    dkim_key: bytes | None = None  # PEM private key for [dkim]
+
+    def require_dkim_key(self) -> bytes:
+        if not self.dkim_key:
+            raise SecretMissing(
+                f"[dkim] is configured but neither {ENV_DKIM_KEY} nor {ENV_DKIM_KEY_FILE} is set",
+                hint="put the PEM private key (or its path) in .env, or remove [dkim]",
+            )
+        return self.dkim_key
 
     def require_signing_key(self) -> bytes:
         if not self.signing_key:
@@ -167,7 +191,21 @@ def load_secrets(env_file: Path | None = None) -> Secrets:
     return Secrets(
         smtp_password=lookup(ENV_SMTP_PASSWORD),
         signing_key=key.encode() if key else None,
+        dkim_key=_dkim_key(lookup(ENV_DKIM_KEY), lookup(ENV_DKIM_KEY_FILE)),
     )
+
+
+def _dkim_key(pem: str | None, file: str | None) -> bytes | None:
+    if pem:
+        return pem.replace("\\n", "\n").encode()
+    if file:
+        try:
+            return Path(file).read_bytes()
+        except OSError as e:
+            raise SecretMissing(
+                f"{ENV_DKIM_KEY_FILE}={file}: cannot read the DKIM key: {e.strerror}"
+            ) from e
+    return None
 
 
 def config_path(cli_value: str | None) -> Path:
@@ -474,6 +512,22 @@ def parse_settings(data: Mapping[str, Any], source: Path) -> Settings:
         aliases[code] = tuple(n.strip() for n in names)
     al.finish()
 
+    dkim: DkimSettings | None = None
+    top.known.add("dkim")
+    if "dkim" in top.data:
+        dk = _Table(top.take("dkim", dict), file, "dkim")
+        domain, selector = dk.text("domain"), dk.text("selector")
+        for name, value in (("domain", domain), ("selector", selector)):
+            if not value:
+                raise dk.error(name, f"missing: [dkim] needs a {name}")
+        headers = dk.take("headers", list, list(DKIM_HEADERS))
+        if not all(isinstance(h, str) and h.strip() for h in headers):
+            raise dk.error("headers", "expected a list of header names")
+        if "from" not in {h.strip().lower() for h in headers}:
+            raise dk.error("headers", "must include From (RFC 6376)")
+        dkim = DkimSettings(domain=domain, selector=selector, headers=tuple(headers))
+        dk.finish()
+
     tp = _Table(top.take("templates", dict, {}), file, "templates")
     templates_dir = Path(tp.text("dir")) if "dir" in tp.data else TEMPLATES_DIR
     tp.finish()
@@ -495,6 +549,7 @@ def parse_settings(data: Mapping[str, Any], source: Path) -> Settings:
         templates_dir=templates_dir,
         places_file=places_file,
         topics_file=topics_file,
+        dkim=dkim,
     )
 
 

@@ -35,6 +35,7 @@ from digest.config import SmtpSettings
 from digest.errors import DeliveryError
 from digest.files import write_atomic
 from digest.models import Subscriber
+from digest.signing import Signer
 from digest.store import Store
 
 log = logging.getLogger(__name__)
@@ -189,8 +190,12 @@ def deliver(
     clock: Callable[[], datetime],
     *,
     dry_run: bool = False,
+    signer: Signer | None = None,
 ) -> DeliveryReport:
-    """Send the issue to every active subscriber without a ledger row for it."""
+    """Send the issue to every active subscriber without a ledger row for it.
+
+    With a `signer`, every message carries a DKIM signature.
+    """
     week = prepared.week
     pending = store.pending_subscribers(week)
     report = DeliveryReport(
@@ -204,7 +209,7 @@ def deliver(
         return report
     try:
         for subscriber in pending:
-            _deliver_one(store, prepared, transport, key, clock, subscriber, report)
+            _deliver_one(store, prepared, transport, key, clock, subscriber, report, signer)
     finally:
         transport.close()
     return report
@@ -218,9 +223,12 @@ def _deliver_one(
     clock: Callable[[], datetime],
     subscriber: Subscriber,
     report: DeliveryReport,
+    signer: Signer | None,
 ) -> None:
     msg = compose(prepared, subscriber, key, clock())
     data = to_bytes(msg)
+    if signer is not None:
+        data = signer.sign(data)
     for attempt in (1, 2):
         try:
             transport.send(prepared.sender, subscriber.email, data, msg)
@@ -252,13 +260,21 @@ def _deliver_one(
 
 
 def send_test_copy(
-    prepared: PreparedIssue, transport: Transport, key: bytes, address: str, now: datetime
+    prepared: PreparedIssue,
+    transport: Transport,
+    key: bytes,
+    address: str,
+    now: datetime,
+    signer: Signer | None = None,
 ) -> str:
     """Send one copy to `address` (not a subscriber row: the ledger is untouched)."""
     probe = Subscriber(id=0, email=address, name="")
     msg = compose(prepared, probe, key, now)
+    data = to_bytes(msg)
+    if signer is not None:
+        data = signer.sign(data)
     try:
-        transport.send(prepared.sender, address, to_bytes(msg), msg)
+        transport.send(prepared.sender, address, data, msg)
     except Refused as e:
         raise DeliveryError(f"{address}: refused: {e}") from e
     except (smtplib.SMTPServerDisconnected, OSError) as e:

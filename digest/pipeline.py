@@ -36,6 +36,7 @@ from digest.models import Issue
 from digest.relevance import Relevance, load_topics
 from digest.render import RenderedIssue, personalize, render_issue
 from digest.selection import build_issue, issue_window, latest_due_week
+from digest.signing import Signer
 from digest.store import Store
 
 log = logging.getLogger(__name__)
@@ -130,6 +131,13 @@ def preview(settings: Settings, store: Store, week: str, now: datetime, folder: 
     return page
 
 
+def make_signer(settings: Settings, secrets: Secrets) -> Signer | None:
+    """A DKIM signer when `[dkim]` is configured (its key checked now, before sending)."""
+    if settings.dkim is None:
+        return None
+    return Signer(settings.dkim, secrets.require_dkim_key())
+
+
 def make_transport(settings: Settings, secrets: Secrets) -> Transport:
     if settings.smtp is None:
         return OutboxTransport(settings.outbox_dir)
@@ -158,6 +166,7 @@ def send(
     """Build `week` and mail it to every active subscriber not yet served."""
     key = secrets.require_signing_key()
     _require_unsubscribe_url(settings)
+    signer = make_signer(settings, secrets)
     with publishing_lock(settings.storage_path):
         built = build(settings, store, week, clock())
         transport = make_transport(settings, secrets)
@@ -165,7 +174,7 @@ def send(
             log.warning("%s has no stories: nothing sent", week)
             return built, DeliveryReport(week=week, transport=transport.description, empty=True)
         prepared = prepare(week, built.rendered, settings)
-        report = deliver(store, prepared, transport, key, clock, dry_run=dry_run)
+        report = deliver(store, prepared, transport, key, clock, dry_run=dry_run, signer=signer)
         if not dry_run and not report.deferred:
             store.mark_issue_sent(week, clock())
     return built, report
@@ -177,9 +186,12 @@ def send_test(
     """Mail one copy of `week` to `address`; no ledger row is touched."""
     key = secrets.require_signing_key()
     _require_unsubscribe_url(settings)
+    signer = make_signer(settings, secrets)
     built = build(settings, store, week, clock())
     prepared = prepare(week, built.rendered, settings)
-    message_id = send_test_copy(prepared, make_transport(settings, secrets), key, address, clock())
+    message_id = send_test_copy(
+        prepared, make_transport(settings, secrets), key, address, clock(), signer
+    )
     return built, message_id
 
 

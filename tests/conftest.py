@@ -17,7 +17,13 @@ TEST_SECRET = "test-secret-0123456789-abcdefghij"
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test sees the developer's .env or DIGEST_* variables."""
-    for name in ("DIGEST_SECRET", "DIGEST_SMTP_PASSWORD", "DIGEST_CONFIG"):
+    for name in (
+        "DIGEST_SECRET",
+        "DIGEST_SMTP_PASSWORD",
+        "DIGEST_CONFIG",
+        "DIGEST_DKIM_PRIVATE_KEY",
+        "DIGEST_DKIM_KEY_FILE",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
 

@@ -132,6 +132,14 @@ base_url = "https://digest.example.com/"
             "true or false",
         ),
         ('[digest]\nplaces = "nowhere.toml"\n', "digest.places", "is not a file"),
+        ('[dkim]\ndomain = "example.com"\n', "dkim.selector", "missing"),
+        ('[dkim]\nselector = "s"\n', "dkim.domain", "missing"),
+        (
+            '[dkim]\ndomain = "d.example"\nselector = "s"\nheaders = ["To"]\n',
+            "dkim.headers",
+            "must include From",
+        ),
+        ('[dkim]\ndomain = "d.example"\nselector = "s"\nkey = "x"\n', "dkim.key", "unknown key"),
         (
             '[[feeds]]\nurl = "https://a.example/f"\nfilter = "sport"\n',
             "feeds[0].filter",
@@ -193,3 +201,23 @@ def test_places_file_beside_the_config_wins(tmp_path: Path) -> None:
     (tmp_path / "mine.toml").write_text("[KR]\nnames = []\n")
     chosen = parse_settings({"digest": {"places": "mine.toml"}}, tmp_path / "digest.toml")
     assert chosen.places_file == tmp_path / "mine.toml"
+
+
+def test_dkim_key_comes_from_the_environment_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    empty = load_secrets(tmp_path / "absent.env")
+    with pytest.raises(SecretMissing, match="DIGEST_DKIM_PRIVATE_KEY"):
+        empty.require_dkim_key()
+    monkeypatch.setenv("DIGEST_DKIM_PRIVATE_KEY", "-----BEGIN X-----\\nabc\\n-----END X-----")
+    assert load_secrets(tmp_path / "absent.env").require_dkim_key() == (
+        b"-----BEGIN X-----\nabc\n-----END X-----"
+    )
+    monkeypatch.delenv("DIGEST_DKIM_PRIVATE_KEY")
+    key_file = tmp_path / "dkim.pem"
+    key_file.write_bytes(b"PEM")
+    monkeypatch.setenv("DIGEST_DKIM_KEY_FILE", str(key_file))
+    assert load_secrets(tmp_path / "absent.env").require_dkim_key() == b"PEM"
+    monkeypatch.setenv("DIGEST_DKIM_KEY_FILE", str(tmp_path / "missing.pem"))
+    with pytest.raises(SecretMissing, match="cannot read the DKIM key"):
+        load_secrets(tmp_path / "absent.env")
