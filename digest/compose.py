@@ -15,7 +15,7 @@ from datetime import datetime
 from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid, parseaddr
+from email.utils import format_datetime, make_msgid, parseaddr, quote
 
 from digest.config import Settings
 from digest.models import Subscriber
@@ -25,6 +25,9 @@ from digest.unsubscribe import make_token, unsubscribe_mailto, unsubscribe_url
 # 7-bit transfer encodings (quoted-printable / base64) so that any relay takes the
 # bytes as they are, whether or not it offers 8BITMIME.
 MAIL_POLICY = policy.SMTP.clone(cte_type="7bit")
+# For an internationalised recipient (山田@example.jp): headers in raw UTF-8, as
+# SMTPUTF8 (RFC 6532) requires; an encoded word is not allowed inside an address.
+MAIL_POLICY_UTF8 = MAIL_POLICY.clone(utf8=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,12 @@ def prepare(week: str, rendered: RenderedIssue, settings: Settings) -> PreparedI
 
 
 def recipient_header(subscriber: Subscriber) -> Address | str:
+    if not subscriber.email.isascii():
+        # The header registry's Address refuses a non-ASCII local part; under the
+        # UTF-8 policy the plain string is written as it is, which SMTPUTF8 allows.
+        if subscriber.name:
+            return f'"{quote(subscriber.name)}" <{subscriber.email}>'
+        return subscriber.email
     if subscriber.name:
         return Address(display_name=subscriber.name, addr_spec=subscriber.email)
     return subscriber.email
@@ -91,6 +100,6 @@ def compose(
     return msg
 
 
-def to_bytes(msg: EmailMessage) -> bytes:
-    """Serialise with CRLF line ends, as SMTP wants."""
-    return msg.as_bytes(policy=MAIL_POLICY)
+def to_bytes(msg: EmailMessage, *, utf8: bool = False) -> bytes:
+    """Serialise with CRLF line ends, as SMTP wants; `utf8` for SMTPUTF8 recipients."""
+    return msg.as_bytes(policy=MAIL_POLICY_UTF8 if utf8 else MAIL_POLICY)

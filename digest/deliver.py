@@ -109,7 +109,17 @@ class SmtpTransport:
     def send(self, sender: str, recipient: str, data: bytes, msg: EmailMessage) -> None:
         if self._conn is None:
             self._conn = self._connect()
-        options = ["SMTPUTF8"] if not recipient.isascii() else []
+        options: list[str] = []
+        if not recipient.isascii():
+            # An internationalised address (山田@example.jp) can only travel over
+            # SMTPUTF8 (RFC 6531); without it this one recipient fails, the rest go on.
+            if not self._conn.has_extn("smtputf8"):
+                raise Refused(
+                    553,
+                    f"{self.description} does not offer SMTPUTF8, which the address "
+                    f"{recipient} needs",
+                )
+            options = ["SMTPUTF8"]
         try:
             self._conn.sendmail(
                 parseaddr(sender)[1], [recipient], data, rcpt_options=[], mail_options=options
@@ -122,8 +132,6 @@ class SmtpTransport:
                 self.close()
                 raise smtplib.SMTPServerDisconnected(_reply(e.smtp_error)) from e
             raise Refused(e.smtp_code, _reply(e.smtp_error)) from e
-        except smtplib.SMTPNotSupportedError as e:
-            raise Refused(553, f"server does not offer SMTPUTF8 for {recipient}: {e}") from e
         except (smtplib.SMTPServerDisconnected, OSError):
             self._conn = None
             raise
@@ -226,7 +234,7 @@ def _deliver_one(
     signer: Signer | None,
 ) -> None:
     msg = compose(prepared, subscriber, key, clock())
-    data = to_bytes(msg)
+    data = to_bytes(msg, utf8=not subscriber.email.isascii())
     if signer is not None:
         data = signer.sign(data)
     for attempt in (1, 2):
@@ -270,7 +278,7 @@ def send_test_copy(
     """Send one copy to `address` (not a subscriber row: the ledger is untouched)."""
     probe = Subscriber(id=0, email=address, name="")
     msg = compose(prepared, probe, key, now)
-    data = to_bytes(msg)
+    data = to_bytes(msg, utf8=not address.isascii())
     if signer is not None:
         data = signer.sign(data)
     try:

@@ -78,12 +78,12 @@ def _free_port() -> int:
 class SmtpSink:
     """`with SmtpSink() as sink:` → an SMTP server at `sink.host`:`sink.port`."""
 
-    def __init__(self, folder: Path | None = None) -> None:
+    def __init__(self, folder: Path | None = None, *, smtputf8: bool = True) -> None:
         self._handler = _Handler(folder)
         self.host = "127.0.0.1"
         self.port = _free_port()
         self._controller = Controller(
-            self._handler, hostname=self.host, port=self.port, enable_SMTPUTF8=True
+            self._handler, hostname=self.host, port=self.port, enable_SMTPUTF8=smtputf8
         )
 
     @property

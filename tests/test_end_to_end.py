@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
+from email import message_from_string, policy
 from email.message import EmailMessage
 from html.parser import HTMLParser
 from pathlib import Path
@@ -504,3 +505,34 @@ def test_preview_renders_without_changing_state(
         assert (store.count_posts(), store.next_issue_number(WEEK)) == before
         assert store.issue_sent_at(WEEK) is None and store.deliveries(WEEK) == {}
     assert not sink.received
+
+
+@pytest.mark.parametrize("offers_smtputf8", [True, False])
+def test_internationalised_addresses_need_smtputf8(
+    feed_server: FeedServer,
+    write_config: WriteConfig,
+    secret: str,
+    capsys: pytest.CaptureFixture[str],
+    offers_smtputf8: bool,
+) -> None:
+    feed_server["/ko.xml"] = Route(KOREAN)
+    with SmtpSink(smtputf8=offers_smtputf8) as sink:
+        config, _ = write_config(feeds_toml(feed_server, ["/ko.xml"]) + smtp_toml(sink))
+        subscribe(config, "ann@example.com")
+        assert cli(config, "subscribers", "add", "山田@example.jp", "--name", "山田 太郎") == 0
+        assert cli(config, "gather") == 0
+        capsys.readouterr()
+        code = cli(config, "send", "--week", WEEK)
+        out = capsys.readouterr().out
+        rcpts = sorted(r.rcpt_tos[0] for r in sink.received)
+        if offers_smtputf8:
+            assert code == 0 and rcpts == ["ann@example.com", "山田@example.jp"]
+            data = next(r.data for r in sink.received if r.rcpt_tos == ("山田@example.jp",))
+            # Headers in raw UTF-8 (RFC 6532): no encoded word inside the address.
+            assert 'To: "山田 太郎" <山田@example.jp>\r\n' in data.decode("utf-8")
+            msg = message_from_string(data.decode("utf-8"), policy=policy.default)
+            assert msg["To"].addresses[0].addr_spec == "山田@example.jp"
+        else:
+            # That one subscriber fails with the reason; the others still get the issue.
+            assert code == 1 and rcpts == ["ann@example.com"]
+            assert "failed   山田@example.jp: 553" in out and "SMTPUTF8" in out
