@@ -73,6 +73,11 @@ class SmtpTransport:
 
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
+        if s.username and not self.password:
+            raise DeliveryError(
+                f"{self.description}: [smtp] username is set but DIGEST_SMTP_PASSWORD is not",
+                hint="put the password in .env or the environment",
+            )
         context = ssl.create_default_context()
         try:
             conn: smtplib.SMTP
@@ -80,30 +85,30 @@ class SmtpTransport:
                 conn = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=context)
             else:
                 conn = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+        except (OSError, smtplib.SMTPException) as e:
+            raise DeliveryError(f"{self.description}: cannot connect: {e}") from e
+        try:
             conn.ehlo()
             if s.security == "starttls":
                 conn.starttls(context=context)
                 conn.ehlo()
-            if s.username:
-                if not self.password:
-                    conn.close()
-                    raise DeliveryError(
-                        f"{self.description}: [smtp] username is set but "
-                        "DIGEST_SMTP_PASSWORD is not",
-                        hint="put the password in .env or the environment",
-                    )
+            if s.username and self.password:
                 conn.login(s.username, self.password)
-        except smtplib.SMTPAuthenticationError as e:
-            raise DeliveryError(
-                f"{self.description}: authentication failed: {e.smtp_code} {_reply(e.smtp_error)}",
-                hint="check [smtp] username and DIGEST_SMTP_PASSWORD",
-            ) from e
-        except (ssl.SSLError, smtplib.SMTPNotSupportedError) as e:
-            raise DeliveryError(
-                f"{self.description}: TLS failed: {e}", hint="check [smtp] security and port"
-            ) from e
-        except (OSError, smtplib.SMTPException) as e:
-            raise DeliveryError(f"{self.description}: cannot connect: {e}") from e
+        except BaseException as e:
+            conn.close()  # a failed session must not leak its socket
+            if isinstance(e, smtplib.SMTPAuthenticationError):
+                raise DeliveryError(
+                    f"{self.description}: authentication failed: "
+                    f"{e.smtp_code} {_reply(e.smtp_error)}",
+                    hint="check [smtp] username and DIGEST_SMTP_PASSWORD",
+                ) from e
+            if isinstance(e, ssl.SSLError | smtplib.SMTPNotSupportedError):
+                raise DeliveryError(
+                    f"{self.description}: TLS failed: {e}", hint="check [smtp] security and port"
+                ) from e
+            if isinstance(e, OSError | smtplib.SMTPException):
+                raise DeliveryError(f"{self.description}: cannot connect: {e}") from e
+            raise
         return conn
 
     def send(self, sender: str, recipient: str, data: bytes, msg: EmailMessage) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import warnings
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from digest.files import write_atomic
 
@@ -78,12 +80,41 @@ def _free_port() -> int:
 class SmtpSink:
     """`with SmtpSink() as sink:` → an SMTP server at `sink.host`:`sink.port`."""
 
-    def __init__(self, folder: Path | None = None, *, smtputf8: bool = True) -> None:
+    def __init__(
+        self,
+        folder: Path | None = None,
+        *,
+        smtputf8: bool = True,
+        login: tuple[str, str] | None = None,
+    ) -> None:
+        """`login`: require AUTH with this (username, password); loopback only, so
+        without TLS (as a test relay; never expose it)."""
         self._handler = _Handler(folder)
         self.host = "127.0.0.1"
         self.port = _free_port()
+        auth: dict[str, Any] = {}
+        if login is not None:
+
+            def authenticate(
+                server: Any, session: Any, envelope: Any, mechanism: str, data: Any
+            ) -> AuthResult:
+                given = (
+                    (data.login.decode(), data.password.decode())
+                    if isinstance(data, LoginPassword)
+                    else None
+                )
+                # handled=False: aiosmtpd sends the 235 or 535 reply itself.
+                return AuthResult(success=given == login, handled=False)
+
+            auth = {"auth_required": True, "auth_require_tls": False, "authenticator": authenticate}
+        if login is not None:
+            # aiosmtpd warns, on every connection, that AUTH without TLS is unsafe:
+            # true, and this sink only ever listens on 127.0.0.1.
+            warnings.filterwarnings(
+                "ignore", message="Requiring AUTH while not requiring TLS", category=UserWarning
+            )
         self._controller = Controller(
-            self._handler, hostname=self.host, port=self.port, enable_SMTPUTF8=smtputf8
+            self._handler, hostname=self.host, port=self.port, enable_SMTPUTF8=smtputf8, **auth
         )
 
     @property

@@ -536,3 +536,32 @@ def test_internationalised_addresses_need_smtputf8(
             # That one subscriber fails with the reason; the others still get the issue.
             assert code == 1 and rcpts == ["ann@example.com"]
             assert "failed   山田@example.jp: 553" in out and "SMTPUTF8" in out
+
+
+def test_failed_authentication_stops_the_run_and_fails_nobody(
+    feed_server: FeedServer,
+    write_config: WriteConfig,
+    secret: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    feed_server["/ko.xml"] = Route(KOREAN)
+    with SmtpSink(login=("digest", "right password")) as sink:
+        config, settings = write_config(
+            feeds_toml(feed_server, ["/ko.xml"]) + smtp_toml(sink) + 'username = "digest"\n'
+        )
+        subscribe(config, "ann@example.com", "bob@example.org")
+        assert cli(config, "gather") == 0
+        capsys.readouterr()
+        monkeypatch.setenv("DIGEST_SMTP_PASSWORD", "wrong password")
+        assert cli(config, "send", "--week", WEEK) == 1
+        assert "authentication failed: 535" in capsys.readouterr().err
+        assert not sink.received
+        with Store(settings.storage_path) as store:
+            assert store.deliveries(WEEK) == {}  # the fault is ours: nobody is failed
+        monkeypatch.setenv("DIGEST_SMTP_PASSWORD", "right password")
+        assert cli(config, "send", "--week", WEEK) == 0
+        assert sorted(r.rcpt_tos[0] for r in sink.received) == [
+            "ann@example.com",
+            "bob@example.org",
+        ]
