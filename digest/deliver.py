@@ -178,6 +178,7 @@ class DeliveryReport:
     failed: list[tuple[str, str]] = field(default_factory=list)  # (address, reply)
     deferred: list[tuple[str, str]] = field(default_factory=list)
     already: int = 0  # subscribers with a ledger row from an earlier run
+    suppressed: list[str] = field(default_factory=list)  # unsubscribed during the run
     dry_run: bool = False
     empty: bool = False  # the issue had no stories, so nothing was sent
 
@@ -187,7 +188,8 @@ class DeliveryReport:
         verb = "would send" if self.dry_run else "sent"
         lines = [
             f"{self.week}: {verb} {len(self.sent)}, failed {len(self.failed)}, "
-            f"deferred {len(self.deferred)}, already sent earlier {self.already} "
+            f"deferred {len(self.deferred)}, already sent earlier {self.already}, "
+            f"unsubscribed meanwhile {len(self.suppressed)} "
             f"(via {self.transport})"
         ]
         lines += [f"  failed   {addr}: {why}" for addr, why in self.failed]
@@ -238,6 +240,12 @@ def _deliver_one(
     report: DeliveryReport,
     signer: Signer | None,
 ) -> None:
+    # Checked again just before sending: someone may have unsubscribed (or started
+    # bouncing) since the batch began.
+    current = store.subscriber(subscriber.id)
+    if current is None or current.status != "active":
+        report.suppressed.append(subscriber.email)
+        return
     msg = compose(prepared, subscriber, key, clock())
     data = to_bytes(msg, utf8=not subscriber.email.isascii())
     if signer is not None:

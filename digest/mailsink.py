@@ -11,6 +11,7 @@ from __future__ import annotations
 import socket
 import threading
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -42,6 +43,7 @@ class _Handler:
     refuse: dict[str, str] = field(default_factory=dict)  # address → reply, at RCPT
     lock: threading.Lock = field(default_factory=threading.Lock)
     greetings: int = 0  # EHLO/HELO commands: one per SMTP session without STARTTLS
+    on_message: Callable[[Received], None] | None = None  # called after each accepted message
 
     async def handle_EHLO(
         self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
@@ -68,6 +70,8 @@ class _Handler:
             count = len(self.received)
         if self.folder is not None:
             write_atomic(self.folder / f"{count:05d}.eml", item.data)
+        if self.on_message is not None:
+            self.on_message(item)
         return "250 Message accepted for delivery"
 
 
@@ -127,6 +131,10 @@ class SmtpSink:
         """SMTP sessions opened so far (counted by their EHLO)."""
         with self._handler.lock:
             return self._handler.greetings
+
+    def on_message(self, callback: Callable[[Received], None] | None) -> None:
+        """Call `callback` (in the server's thread) after each accepted message."""
+        self._handler.on_message = callback
 
     def refuse(self, address: str, reply: str) -> None:
         """Answer RCPT TO:<address> with `reply`, e.g. "550 5.1.1 no such user"."""

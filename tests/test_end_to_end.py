@@ -565,3 +565,22 @@ def test_failed_authentication_stops_the_run_and_fails_nobody(
             "ann@example.com",
             "bob@example.org",
         ]
+
+
+def test_unsubscribing_during_a_send_is_honoured(
+    world: tuple[Path, Settings, FeedServer, SmtpSink], capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, settings, _, sink = world
+    subscribe(config, "ann@example.com", "bob@example.org", "cy@example.net")
+    assert cli(config, "gather") == 0
+
+    def bob_leaves(_: object) -> None:
+        # Bob clicks "unsubscribe" while the batch is going out (another connection).
+        with Store(settings.storage_path) as store:
+            store.set_subscriber_status("bob@example.org", "unsubscribed", datetime.now(UTC))
+
+    sink.on_message(bob_leaves)
+    capsys.readouterr()
+    assert cli(config, "send", "--week", WEEK) == 0
+    assert "unsubscribed meanwhile 1" in capsys.readouterr().out
+    assert sorted(r.rcpt_tos[0] for r in sink.received) == ["ann@example.com", "cy@example.net"]
