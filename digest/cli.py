@@ -21,6 +21,8 @@ from pathlib import Path
 from digest import __version__
 from digest.config import Settings, config_path, load_secrets, load_settings
 from digest.errors import DigestError
+from digest.logs import FORMATS
+from digest.logs import configure as configure_logs
 from digest.selection import latest_due_week, next_week, parse_week
 from digest.store import Store
 from digest.subscribers import clean_name, normalize_address, read_csv, write_csv
@@ -54,6 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="LEVEL",
         choices=["debug", "info", "warning", "error"],
         help="log verbosity (default: warning)",
+    )
+    common.add_argument(
+        "--log-format",
+        default=argparse.SUPPRESS,
+        choices=FORMATS,
+        help="log lines as readable text (default) or as JSON lines",
     )
 
     parser = argparse.ArgumentParser(
@@ -198,8 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    level = getattr(args, "log_level", "warning").upper()
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    configure_logs(getattr(args, "log_level", "warning"), getattr(args, "log_format", "text"))
     try:
         return _dispatch(args)
     except DigestError as e:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -79,3 +80,22 @@ def test_demo_runs_offline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     archive = tmp_path / "demo" / "archive"
     assert (archive / "index.html").exists() and (archive / f"{DEMO_WEEK}.html").exists()
     assert len(list((tmp_path / "demo" / "received").glob("*.eml"))) == 3
+
+
+@pytest.mark.network
+def test_json_log_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from digest.feedserver import FeedServer, Route
+
+    with FeedServer() as server:
+        server["/gone.xml"] = Route(b"no", status=404, content_type="text/plain")
+        config = tmp_path / "digest.toml"
+        config.write_text(
+            f'[[feeds]]\nurl = "{server.url("/gone.xml")}"\n'
+            f'[storage]\npath = "{tmp_path.as_posix()}/db.sqlite3"\n'
+        )
+        assert main(["--log-format", "json", "--config", str(config), "gather"]) == 1
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    records = [json.loads(line) for line in lines]  # every line is one JSON object
+    failed = [r for r in records if r["level"] == "WARNING" and "gone.xml" in r["message"]]
+    assert failed and failed[0]["logger"] == "digest.gather"
+    assert {"time", "level", "logger", "message"} <= failed[0].keys()
