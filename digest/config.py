@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import time, timedelta
 from email.headerregistry import Address
 from email.utils import parseaddr
 from pathlib import Path
@@ -53,6 +54,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = PROJECT_DIR / "templates"
 PROJECT_PLACES_FILE = PROJECT_DIR / "config" / "places.toml"
 PROJECT_TOPICS_FILE = PROJECT_DIR / "config" / "topics.toml"
+EMPTY_WEEK_MODES = ("skip", "quiet")
 FEED_FILTERS = ("ai",)  # topics of config/topics.toml a feed can be filtered on
 MIN_SECRET_LENGTH = 16
 
@@ -113,6 +115,35 @@ class SmtpSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class DeliverySettings:
+    """How messages go out: parallelism, providers' caps, retries, bounces."""
+
+    connections: int = 4  # SMTP connections used at once, each reused for many messages
+    max_per_second: float = 0  # all connections together; 0 = no limit
+    max_per_connection: int = 0  # QUIT and reconnect after this many; 0 = no limit
+    max_per_hour: int = 0  # all connections together; 0 = no limit
+    max_attempts: int = 8  # temporary (4xx) refusals of one message before it is failed
+    retry_after: timedelta = timedelta(minutes=5)  # first backoff after a 4xx; doubles
+    max_retry_after: timedelta = timedelta(hours=6)  # backoff never grows beyond this
+    bounce_after: int = 2  # permanent (5xx) failures in a row that mark a subscriber bouncing
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleSettings:
+    """Unattended runs: `digest daemon` and `digest run` from cron.
+
+    The publish weekday, time and time zone are `[digest] publish` and `timezone`.
+    """
+
+    gather_every: timedelta = timedelta(minutes=60)  # daemon: fetch feeds this often
+    jitter: timedelta = timedelta(minutes=5)  # daemon: random delay added to each gather
+    lateness: timedelta = timedelta(hours=12)  # publish at most this long after the due time
+    lookback: timedelta = timedelta(days=7)  # first run: older posts are stored, never sent
+    empty_week: str = "skip"  # a week without stories: "skip" (no email) or "quiet"
+    reports_dir: Path = Path("var/reports")  # one report file per run; keep it non-public
+
+
+@dataclass(frozen=True, slots=True)
 class DkimSettings:
     domain: str  # d= : the signing domain, usually the From address's
     selector: str  # s= : the DNS record is <selector>._domainkey.<domain>
@@ -143,6 +174,8 @@ class Settings:
     dkim: DkimSettings | None = None  # [dkim]; None: messages go out unsigned
     places_file: Path = PROJECT_PLACES_FILE  # [digest] places
     topics_file: Path = PROJECT_TOPICS_FILE  # [digest] topics
+    delivery: DeliverySettings = DeliverySettings()  # [delivery]
+    schedule: ScheduleSettings = ScheduleSettings()  # [schedule]
 
 
 @dataclass(frozen=True, slots=True)
@@ -528,6 +561,9 @@ def parse_settings(data: Mapping[str, Any], source: Path) -> Settings:
         dkim = DkimSettings(domain=domain, selector=selector, headers=tuple(headers))
         dk.finish()
 
+    delivery = _parse_delivery(_Table(top.take("delivery", dict, {}), file, "delivery"))
+    schedule = _parse_schedule(_Table(top.take("schedule", dict, {}), file, "schedule"))
+
     tp = _Table(top.take("templates", dict, {}), file, "templates")
     templates_dir = Path(tp.text("dir")) if "dir" in tp.data else TEMPLATES_DIR
     tp.finish()
@@ -550,7 +586,80 @@ def parse_settings(data: Mapping[str, Any], source: Path) -> Settings:
         places_file=places_file,
         topics_file=topics_file,
         dkim=dkim,
+        delivery=delivery,
+        schedule=schedule,
     )
+
+
+def _parse_delivery(t: _Table) -> DeliverySettings:
+    dflt = DeliverySettings()
+    delivery = DeliverySettings(
+        connections=t.take("connections", int, dflt.connections),
+        max_per_second=float(t.take("max_per_second", (int, float), dflt.max_per_second)),
+        max_per_connection=t.take("max_per_connection", int, dflt.max_per_connection),
+        max_per_hour=t.take("max_per_hour", int, dflt.max_per_hour),
+        max_attempts=t.take("max_attempts", int, dflt.max_attempts),
+        retry_after=_duration(t, "retry_after", dflt.retry_after),
+        max_retry_after=_duration(t, "max_retry_after", dflt.max_retry_after),
+        bounce_after=t.take("bounce_after", int, dflt.bounce_after),
+    )
+    for name in ("connections", "max_attempts", "bounce_after"):
+        _positive(t, name, getattr(delivery, name))
+    for name in ("max_per_second", "max_per_connection", "max_per_hour"):
+        if getattr(delivery, name) < 0:
+            raise t.error(name, "must be 0 (no limit) or more")
+    if delivery.connections > 64:
+        raise t.error("connections", "at most 64", hint="relays throttle many parallel sessions")
+    t.finish()
+    return delivery
+
+
+def _parse_schedule(t: _Table) -> ScheduleSettings:
+    dflt = ScheduleSettings()
+    empty_week = t.text("empty_week", dflt.empty_week).lower()
+    if empty_week not in EMPTY_WEEK_MODES:
+        raise t.error(
+            "empty_week",
+            f"{empty_week!r} is not one of {', '.join(EMPTY_WEEK_MODES)}",
+            hint='"skip" sends nothing; "quiet" sends a short quiet-week note',
+        )
+    schedule = ScheduleSettings(
+        gather_every=_duration(t, "gather_every", dflt.gather_every),
+        jitter=_duration(t, "jitter", dflt.jitter),
+        lateness=_duration(t, "lateness", dflt.lateness),
+        lookback=_duration(t, "lookback", dflt.lookback),
+        empty_week=empty_week,
+        reports_dir=Path(t.text("reports_dir", str(dflt.reports_dir))),
+    )
+    if schedule.gather_every < timedelta(minutes=1):
+        raise t.error("gather_every", "must be at least 1m", hint="feeds are not chat rooms")
+    t.finish()
+    return schedule
+
+
+_DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_duration(text: str) -> timedelta:
+    """ "90s", "15m", "12h", "7d", "2w", or a sum such as "1h30m". Raises ValueError."""
+    cleaned = text.strip().lower().replace(" ", "")
+    parts = re.findall(r"(\d+(?:\.\d+)?)([smhdw])", cleaned)
+    if not cleaned or "".join(n + u for n, u in parts) != cleaned:
+        raise ValueError(f"{text!r} is not a duration")
+    return sum((timedelta(**{_DURATION_UNITS[u]: float(n)}) for n, u in parts), start=timedelta())
+
+
+def _duration(table: _Table, name: str, default: timedelta) -> timedelta:
+    if name not in table.data:
+        table.known.add(name)
+        return default
+    raw = table.take(name, str)
+    try:
+        return parse_duration(raw)
+    except ValueError as e:
+        raise table.error(
+            name, f"{raw!r} is not a duration", hint='write e.g. "90s", "15m", "12h" or "7d"'
+        ) from e
 
 
 def _data_file(table: _Table, source: Path, key: str, project_file: Path) -> Path:

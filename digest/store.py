@@ -1,8 +1,8 @@
 """SQLite storage: the one place that holds SQL.
 
-Owns: the schema (one SQL string, versioned with `PRAGMA user_version`),
-migrations, and every query. Keeps machine state only: feed validators and
-failures, posts, subscribers, issue numbers and the delivery ledger.
+Owns: every query, and applying the schema and its migrations (the SQL text
+itself is `digest.schema`). Keeps machine state only: feed validators and
+failures, posts, subscribers, issue numbers, the delivery ledger.
 Doesn't own: configuration (hand-edited TOML, `digest.config`) or any decision
 about what goes into an issue (`digest.selection`).
 
@@ -15,71 +15,33 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from digest.errors import StoreError
 from digest.models import FeedState, Post, Subscriber
-
-SCHEMA_VERSION = 1
-
-SCHEMA = """
-CREATE TABLE feeds (
-    url           TEXT PRIMARY KEY,
-    title         TEXT NOT NULL DEFAULT '',
-    etag          TEXT,
-    last_modified TEXT,
-    last_fetched  TEXT,
-    last_ok       TEXT,
-    last_error    TEXT,
-    failures      INTEGER NOT NULL DEFAULT 0   -- consecutive failed fetches
-);
-
-CREATE TABLE posts (
-    feed_url       TEXT NOT NULL,
-    post_id        TEXT NOT NULL,
-    url            TEXT NOT NULL,
-    title          TEXT NOT NULL,
-    summary        TEXT NOT NULL,
-    published      TEXT NOT NULL,
-    first_seen     TEXT NOT NULL,
-    language       TEXT NOT NULL DEFAULT '',
-    date_from_feed INTEGER NOT NULL DEFAULT 1,
-    PRIMARY KEY (feed_url, post_id)
-);
-CREATE INDEX posts_by_published ON posts (published);
-
-CREATE TABLE subscribers (
-    id      INTEGER PRIMARY KEY,
-    email   TEXT NOT NULL UNIQUE COLLATE NOCASE,
-    name    TEXT NOT NULL DEFAULT '',
-    status  TEXT NOT NULL DEFAULT 'active'
-            CHECK (status IN ('active', 'unsubscribed', 'bouncing')),
-    created TEXT NOT NULL,
-    updated TEXT NOT NULL
-);
-
-CREATE TABLE issues (
-    week     TEXT PRIMARY KEY,           -- ISO week, e.g. 2026-W47
-    number   INTEGER NOT NULL UNIQUE,
-    built_at TEXT NOT NULL,
-    sent_at  TEXT                        -- set when a send finished with nothing deferred
-);
-
--- The delivery ledger: one row per (issue, subscriber), written right after the
--- SMTP server accepted the message, so a rerun never sends it again.
-CREATE TABLE deliveries (
-    week          TEXT NOT NULL,
-    subscriber_id INTEGER NOT NULL REFERENCES subscribers (id),
-    status        TEXT NOT NULL CHECK (status IN ('sent', 'failed')),
-    message_id    TEXT NOT NULL DEFAULT '',
-    at            TEXT NOT NULL,
-    detail        TEXT NOT NULL DEFAULT '',
-    PRIMARY KEY (week, subscriber_id)
-);
-"""
+from digest.schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION
 
 SUBSCRIBER_STATUSES = ("active", "unsubscribed", "bouncing")
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerOpened:
+    added: int  # pending rows created for subscribers new to this issue
+    in_flight: int  # rows an earlier run left in `sending`
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRow:
+    subscriber_id: int
+    email: str
+    status: str
+    attempts: int
+    unknowns: int
+    next_attempt: datetime | None
+    message_id: str
+    detail: str
 
 
 def to_db_time(value: datetime) -> str:
@@ -90,6 +52,15 @@ def to_db_time(value: datetime) -> str:
 
 def from_db_time(value: str) -> datetime:
     return datetime.fromisoformat(value).astimezone(UTC)
+
+
+def _run_script(db: sqlite3.Connection, script: str) -> None:
+    # Not executescript(): that commits first, and a migration must be all or nothing.
+    for statement in script.split(";"):
+        if statement.strip() and not all(
+            line.strip().startswith("--") or not line.strip() for line in statement.splitlines()
+        ):
+            db.execute(statement)
 
 
 def _opt_time(value: str | None) -> datetime | None:
@@ -148,9 +119,10 @@ class Store:
             )
         with self._tx() as db:
             if version == 0:
-                for statement in SCHEMA.split(";"):
-                    if statement.strip():
-                        db.execute(statement)
+                _run_script(db, SCHEMA)
+            else:
+                for step in range(version, SCHEMA_VERSION):
+                    _run_script(db, MIGRATIONS[step])
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @property
@@ -392,37 +364,223 @@ class Store:
         row = self._db.execute("SELECT sent_at FROM issues WHERE week = ?", (week,)).fetchone()
         return _opt_time(row[0]) if row else None
 
-    def pending_subscribers(self, week: str) -> list[Subscriber]:
-        """Active subscribers with no ledger row for `week`, in id order."""
+    # The ledger. Every method below is one short transaction, so several sender
+    # threads (each with its own Store) can share the file.
+
+    def open_ledger(self, week: str, now: datetime) -> LedgerOpened:
+        """Prepare `week`'s ledger before a send: call under the publishing lock.
+
+        Rows left in `sending` by a run that died were in flight: the message may
+        or may not have arrived. Each becomes `unknown`; the first time, it goes
+        back to `pending` and is sent once more (a reader may get two copies rather
+        than none); the second time it stays `unknown` and is not sent again.
+        Then every active subscriber without a row gets a `pending` one.
+        """
+        stamp = to_db_time(now)
+        with self._tx() as db:
+            in_flight = db.execute(
+                "UPDATE deliveries SET unknowns = unknowns + 1, at = ?, "
+                "status = CASE WHEN unknowns = 0 THEN 'pending' ELSE 'unknown' END, "
+                "detail = 'in flight when an earlier run stopped' "
+                "WHERE week = ? AND status = 'sending'",
+                (stamp, week),
+            ).rowcount
+            added = db.execute(
+                """
+                INSERT INTO deliveries (week, subscriber_id, status, at)
+                SELECT ?, s.id, 'pending', ? FROM subscribers s
+                WHERE s.status = 'active'
+                  AND NOT EXISTS (SELECT 1 FROM deliveries d
+                                  WHERE d.week = ? AND d.subscriber_id = s.id)
+                """,
+                (week, stamp, week),
+            ).rowcount
+        return LedgerOpened(added=added, in_flight=in_flight)
+
+    def due_deliveries(self, week: str, now: datetime, after: int, limit: int) -> list[int]:
+        """Subscriber ids whose message is due (pending, or deferred and its time has
+        come), in id order, starting after id `after`: callers page through."""
         rows = self._db.execute(
             """
-            SELECT s.* FROM subscribers s
-            WHERE s.status = 'active'
-              AND NOT EXISTS (SELECT 1 FROM deliveries d
-                              WHERE d.week = ? AND d.subscriber_id = s.id)
-            ORDER BY s.id
+            SELECT subscriber_id FROM deliveries
+            WHERE week = ? AND subscriber_id > ?
+              AND (status = 'pending' OR (status = 'deferred' AND next_attempt <= ?))
+            ORDER BY subscriber_id LIMIT ?
             """,
-            (week,),
+            (week, after, to_db_time(now), limit),
         ).fetchall()
-        return [self._subscriber(r) for r in rows]
+        return [int(r[0]) for r in rows]
 
-    def record_delivery(
+    def claim_delivery(self, week: str, subscriber_id: int, now: datetime) -> Subscriber | None:
+        """Mark one due message `sending` and return its subscriber, checked just now.
+
+        Returns None when there is nothing to send: the row is not due any more, or
+        the subscriber unsubscribed or started bouncing since the send began (then
+        the row is removed: that subscriber is no longer a recipient).
+        """
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT s.*, d.status AS ledger FROM deliveries d "
+                "JOIN subscribers s ON s.id = d.subscriber_id "
+                "WHERE d.week = ? AND d.subscriber_id = ?",
+                (week, subscriber_id),
+            ).fetchone()
+            if row is None or row["ledger"] not in ("pending", "deferred"):
+                return None
+            if row["status"] != "active":
+                db.execute(
+                    "DELETE FROM deliveries WHERE week = ? AND subscriber_id = ?",
+                    (week, subscriber_id),
+                )
+                return None
+            db.execute(
+                "UPDATE deliveries SET status = 'sending', attempts = attempts + 1, at = ? "
+                "WHERE week = ? AND subscriber_id = ?",
+                (to_db_time(now), week, subscriber_id),
+            )
+        return self._subscriber(row)
+
+    def release_delivery(self, week: str, subscriber_id: int, detail: str) -> None:
+        """The message was never handed over (the connection failed before DATA):
+        back to `pending`, and that attempt does not count."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE deliveries SET status = 'pending', attempts = max(attempts - 1, 0), "
+                "detail = ? WHERE week = ? AND subscriber_id = ? AND status = 'sending'",
+                (detail, week, subscriber_id),
+            )
+
+    def delivery_sent(
+        self, week: str, subscriber_id: int, now: datetime, message_id: str, detail: str = ""
+    ) -> None:
+        """The server accepted the message (250). The subscriber's bounce count resets."""
+        stamp = to_db_time(now)
+        with self._tx() as db:
+            db.execute(
+                "UPDATE deliveries SET status = 'sent', message_id = ?, at = ?, detail = ?, "
+                "next_attempt = NULL WHERE week = ? AND subscriber_id = ?",
+                (message_id, stamp, detail, week, subscriber_id),
+            )
+            db.execute(
+                "UPDATE subscribers SET bounces = 0 WHERE id = ? AND bounces > 0",
+                (subscriber_id,),
+            )
+
+    def delivery_deferred(
+        self, week: str, subscriber_id: int, now: datetime, retry_at: datetime, detail: str
+    ) -> None:
+        """A temporary refusal (4xx): try again at `retry_at`. Never counts as a bounce."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE deliveries SET status = 'deferred', next_attempt = ?, at = ?, "
+                "detail = ? WHERE week = ? AND subscriber_id = ?",
+                (to_db_time(retry_at), to_db_time(now), detail, week, subscriber_id),
+            )
+
+    def delivery_failed(
         self,
         week: str,
         subscriber_id: int,
-        status: str,
         now: datetime,
+        detail: str,
         *,
-        message_id: str = "",
-        detail: str = "",
-    ) -> None:
-        """Commit one ledger row. Called right after the server's reply."""
+        bounce_after: int | None,
+    ) -> bool:
+        """Failed for good. With `bounce_after` (a permanent 5xx refusal), count a
+        bounce and mark the subscriber `bouncing` when the count reaches it; without
+        it (temporary refusals that ran out of attempts), no bounce is counted.
+        Returns True when the subscriber was marked bouncing now."""
+        stamp = to_db_time(now)
         with self._tx() as db:
             db.execute(
-                "INSERT INTO deliveries (week, subscriber_id, status, message_id, at, detail) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (week, subscriber_id, status, message_id, to_db_time(now), detail),
+                "UPDATE deliveries SET status = 'failed', at = ?, detail = ?, "
+                "next_attempt = NULL WHERE week = ? AND subscriber_id = ?",
+                (stamp, detail, week, subscriber_id),
             )
+            if bounce_after is None:
+                return False
+            db.execute(
+                "UPDATE subscribers SET bounces = bounces + 1 WHERE id = ?", (subscriber_id,)
+            )
+            marked = db.execute(
+                "UPDATE subscribers SET status = 'bouncing', updated = ? "
+                "WHERE id = ? AND status = 'active' AND bounces >= ?",
+                (stamp, subscriber_id, bounce_after),
+            ).rowcount
+        return marked > 0
+
+    def delivery_unknown(self, week: str, subscriber_id: int, now: datetime, detail: str) -> bool:
+        """Handed over, but the connection broke before the reply. The first time,
+        the row goes back to `pending` to be sent once more; after that it stays
+        `unknown`. Returns True when it will be sent again."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE deliveries SET unknowns = unknowns + 1, at = ?, detail = ?, "
+                "status = CASE WHEN unknowns = 0 THEN 'pending' ELSE 'unknown' END "
+                "WHERE week = ? AND subscriber_id = ?",
+                (to_db_time(now), detail, week, subscriber_id),
+            )
+            row = db.execute(
+                "SELECT status FROM deliveries WHERE week = ? AND subscriber_id = ?",
+                (week, subscriber_id),
+            ).fetchone()
+        return row is not None and row[0] == "pending"
+
+    def ledger_counts(self, week: str) -> dict[str, int]:
+        """status → rows, for one week; plus "resent" (rows sent again after an unknown)."""
+        counts = {
+            str(r[0]): int(r[1])
+            for r in self._db.execute(
+                "SELECT status, count(*) FROM deliveries WHERE week = ? GROUP BY status", (week,)
+            )
+        }
+        counts["resent"] = int(
+            self._db.execute(
+                "SELECT count(*) FROM deliveries WHERE week = ? AND unknowns > 0 "
+                "AND status != 'unknown'",
+                (week,),
+            ).fetchone()[0]
+        )
+        return counts
+
+    def ledger_open(self, week: str) -> bool:
+        """Whether some message of `week` is still to be tried (pending, in flight or
+        deferred)."""
+        row = self._db.execute(
+            "SELECT 1 FROM deliveries WHERE week = ? "
+            "AND status IN ('pending', 'sending', 'deferred') LIMIT 1",
+            (week,),
+        ).fetchone()
+        return row is not None
+
+    def next_retry(self, week: str) -> datetime | None:
+        """When the earliest deferred message of `week` may be tried again."""
+        row = self._db.execute(
+            "SELECT min(next_attempt) FROM deliveries WHERE week = ? AND status = 'deferred'",
+            (week,),
+        ).fetchone()
+        return _opt_time(row[0]) if row else None
+
+    def delivery_rows(self, week: str) -> list[DeliveryRow]:
+        """Every ledger row of `week`, in subscriber order (for reports and tests)."""
+        rows = self._db.execute(
+            "SELECT d.*, s.email FROM deliveries d JOIN subscribers s "
+            "ON s.id = d.subscriber_id WHERE d.week = ? ORDER BY d.subscriber_id",
+            (week,),
+        ).fetchall()
+        return [
+            DeliveryRow(
+                subscriber_id=int(r["subscriber_id"]),
+                email=str(r["email"]),
+                status=str(r["status"]),
+                attempts=int(r["attempts"]),
+                unknowns=int(r["unknowns"]),
+                next_attempt=_opt_time(r["next_attempt"]),
+                message_id=str(r["message_id"]),
+                detail=str(r["detail"]),
+            )
+            for r in rows
+        ]
 
     def deliveries(self, week: str) -> dict[int, str]:
         """subscriber id → ledger status, for one week."""

@@ -145,6 +145,13 @@ base_url = "https://digest.example.com/"
             "feeds[0].filter",
             "not a known filter",
         ),
+        ("[delivery]\nconnections = 0\n", "delivery.connections", "greater than 0"),
+        ("[delivery]\nconections = 2\n", "delivery.conections", "did you mean `connections`"),
+        ('[delivery]\nretry_after = "soon"\n', "delivery.retry_after", "not a duration"),
+        ("[delivery]\nretry_after = 5\n", "delivery.retry_after", "expected a string"),
+        ("[delivery]\nmax_per_hour = -1\n", "delivery.max_per_hour", "0 (no limit) or more"),
+        ('[schedule]\nempty_week = "blank"\n', "schedule.empty_week", "skip, quiet"),
+        ('[schedule]\nlateness = "12 hours"\n', "schedule.lateness", "not a duration"),
     ],
 )
 def test_bad_config_names_key_and_file(tmp_path: Path, text: str, key: str, fragment: str) -> None:
@@ -154,6 +161,20 @@ def test_bad_config_names_key_and_file(tmp_path: Path, text: str, key: str, frag
     assert str(tmp_path / "digest.toml") in message
     assert info.value.key == key
     assert fragment in message
+
+
+def test_durations() -> None:
+    from datetime import timedelta
+
+    from digest.config import parse_duration
+
+    assert parse_duration("90s") == timedelta(seconds=90)
+    assert parse_duration("1h30m") == timedelta(minutes=90)
+    assert parse_duration("7d") == timedelta(days=7)
+    assert parse_duration("0s") == timedelta(0)
+    for bad in ("", "12", "h", "5 parsecs", "-1h"):
+        with pytest.raises(ValueError):
+            parse_duration(bad)
 
 
 def test_invalid_toml_and_missing_file(tmp_path: Path) -> None:
