@@ -411,8 +411,11 @@ class Store:
         ).fetchall()
         return [int(r[0]) for r in rows]
 
-    def claim_delivery(self, week: str, subscriber_id: int, now: datetime) -> Subscriber | None:
-        """Mark one due message `sending` and return its subscriber, checked just now.
+    def claim_delivery(
+        self, week: str, subscriber_id: int, now: datetime
+    ) -> tuple[Subscriber, int] | None:
+        """Mark one due message `sending`; return its subscriber, checked just now,
+        and the number of attempts including this one.
 
         Returns None when there is nothing to send: the row is not due any more, or
         the subscriber unsubscribed or started bouncing since the send began (then
@@ -438,7 +441,51 @@ class Store:
                 "WHERE week = ? AND subscriber_id = ?",
                 (to_db_time(now), week, subscriber_id),
             )
-        return self._subscriber(row)
+            attempts = db.execute(
+                "SELECT attempts FROM deliveries WHERE week = ? AND subscriber_id = ?",
+                (week, subscriber_id),
+            ).fetchone()[0]
+        return self._subscriber(row), int(attempts)
+
+    def delivery_status(self, week: str, subscriber_id: int) -> str | None:
+        row = self._db.execute(
+            "SELECT status FROM deliveries WHERE week = ? AND subscriber_id = ?",
+            (week, subscriber_id),
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    def due_emails(self, week: str, now: datetime, limit: int) -> list[str]:
+        """The first `limit` addresses `due_count` counts, in id order."""
+        rows = self._db.execute(
+            """
+            SELECT s.email FROM subscribers s
+            LEFT JOIN deliveries d ON d.week = :week AND d.subscriber_id = s.id
+            WHERE s.status = 'active'
+              AND (d.status IS NULL OR d.status IN ('pending', 'sending')
+                   OR (d.status = 'deferred' AND d.next_attempt <= :now))
+            ORDER BY s.id LIMIT :limit
+            """,
+            {"week": week, "now": to_db_time(now), "limit": limit},
+        ).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def due_count(self, week: str, now: datetime) -> int:
+        """Messages a send of `week` would try now: due rows, plus active
+        subscribers who have no row yet (they get one when the send opens)."""
+        row = self._db.execute(
+            """
+            SELECT
+              (SELECT count(*) FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id
+               WHERE d.week = :week AND s.status = 'active'
+                 AND (d.status IN ('pending', 'sending')
+                      OR (d.status = 'deferred' AND d.next_attempt <= :now)))
+            + (SELECT count(*) FROM subscribers s WHERE s.status = 'active'
+               AND NOT EXISTS (SELECT 1 FROM deliveries d
+                               WHERE d.week = :week AND d.subscriber_id = s.id))
+            """,
+            {"week": week, "now": to_db_time(now)},
+        ).fetchone()
+        return int(row[0])
 
     def release_delivery(self, week: str, subscriber_id: int, detail: str) -> None:
         """The message was never handed over (the connection failed before DATA):
@@ -588,3 +635,140 @@ class Store:
             "SELECT subscriber_id, status FROM deliveries WHERE week = ?", (week,)
         ).fetchall()
         return {int(r[0]): str(r[1]) for r in rows}
+
+    # -- unattended runs -------------------------------------------------------
+
+    def installed_at(self) -> datetime | None:
+        """When digest first ran on this database (None before the first run)."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'installed_at'").fetchone()
+        return from_db_time(row[0]) if row else None
+
+    def ensure_installed_at(self, now: datetime) -> datetime:
+        """Record `now` as the first run's time unless one is recorded; return the record."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES ('installed_at', ?) "
+                "ON CONFLICT (key) DO NOTHING",
+                (to_db_time(now),),
+            )
+            row = db.execute("SELECT value FROM meta WHERE key = 'installed_at'").fetchone()
+        return from_db_time(row[0])
+
+    def has_issue(self, week: str) -> bool:
+        """Whether `week` has an issue row (it was built, numbered or sent)."""
+        return (
+            self._db.execute("SELECT 1 FROM issues WHERE week = ?", (week,)).fetchone() is not None
+        )
+
+    def issue_frozen_at(self, week: str) -> datetime | None:
+        row = self._db.execute("SELECT frozen_at FROM issues WHERE week = ?", (week,)).fetchone()
+        return _opt_time(row[0]) if row else None
+
+    def frozen_weeks(self) -> dict[str, datetime]:
+        """week → when its posts were recorded, for every frozen issue."""
+        rows = self._db.execute(
+            "SELECT week, frozen_at FROM issues WHERE frozen_at IS NOT NULL"
+        ).fetchall()
+        return {str(r[0]): from_db_time(r[1]) for r in rows}
+
+    def unfinished_weeks(self) -> list[str]:
+        """Frozen issues (their send started) neither marked sent nor skipped, oldest
+        first."""
+        rows = self._db.execute(
+            "SELECT week FROM issues WHERE frozen_at IS NOT NULL AND sent_at IS NULL "
+            "AND week NOT IN (SELECT week FROM skipped_weeks) ORDER BY week"
+        ).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def freeze_issue(self, week: str, posts: Iterable[Post], now: datetime) -> bool:
+        """Record the posts of `week`'s issue and fix it; False when it was fixed already.
+
+        The issue row must exist (`issue_number`). All or nothing, in one transaction.
+        """
+        with self._tx() as db:
+            row = db.execute("SELECT frozen_at FROM issues WHERE week = ?", (week,)).fetchone()
+            if row is None:
+                raise StoreError(f"{week}: no issue row to freeze (call issue_number first)")
+            if row[0] is not None:
+                return False
+            db.executemany(
+                """
+                INSERT INTO issue_posts (week, feed_url, post_id, url, title, summary,
+                                         published, first_seen, language, date_from_feed)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                [
+                    (
+                        week,
+                        p.feed_url,
+                        p.post_id,
+                        p.url,
+                        p.title,
+                        p.summary,
+                        to_db_time(p.published),
+                        to_db_time(p.first_seen),
+                        p.language,
+                        int(p.date_from_feed),
+                    )
+                    for p in posts
+                ],
+            )
+            db.execute("UPDATE issues SET frozen_at = ? WHERE week = ?", (to_db_time(now), week))
+        return True
+
+    def issue_snapshot(self, week: str) -> list[Post]:
+        """The posts recorded when `week` was frozen, newest first."""
+        rows = self._db.execute(
+            "SELECT * FROM issue_posts WHERE week = ? ORDER BY published DESC, feed_url, post_id",
+            (week,),
+        ).fetchall()
+        return [self._post(r) for r in rows]
+
+    def posts_first_seen_between(
+        self, since: datetime, until: datetime, *, published_before: datetime
+    ) -> list[Post]:
+        """Posts first seen in [since, until) and published before `published_before`:
+        the candidates for arriving late."""
+        rows = self._db.execute(
+            "SELECT * FROM posts WHERE first_seen >= ? AND first_seen < ? AND published < ? "
+            "ORDER BY published DESC, feed_url, post_id",
+            (to_db_time(since), to_db_time(until), to_db_time(published_before)),
+        ).fetchall()
+        return [self._post(r) for r in rows]
+
+    @staticmethod
+    def _post(r: sqlite3.Row) -> Post:
+        return Post(
+            feed_url=r["feed_url"],
+            post_id=r["post_id"],
+            url=r["url"],
+            title=r["title"],
+            summary=r["summary"],
+            published=from_db_time(r["published"]),
+            first_seen=from_db_time(r["first_seen"]),
+            language=r["language"],
+            date_from_feed=bool(r["date_from_feed"]),
+        )
+
+    def skip_week(self, week: str, now: datetime, reason: str) -> bool:
+        """Record that `week` is not published, and why; False when it was recorded already."""
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO skipped_weeks (week, at, reason) VALUES (?, ?, ?) "
+                "ON CONFLICT (week) DO NOTHING",
+                (week, to_db_time(now), reason),
+            )
+        return cur.rowcount > 0
+
+    def skipped_reason(self, week: str) -> str | None:
+        row = self._db.execute(
+            "SELECT reason FROM skipped_weeks WHERE week = ?", (week,)
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    def newest_post_seen(self) -> dict[str, datetime]:
+        """feed URL → when its newest post was first seen."""
+        rows = self._db.execute(
+            "SELECT feed_url, max(first_seen) FROM posts GROUP BY feed_url"
+        ).fetchall()
+        return {str(r[0]): from_db_time(r[1]) for r in rows}

@@ -76,26 +76,182 @@ def test_feed_state_tracks_validators_and_consecutive_failures(tmp_path: Path) -
         assert (state.etag, state.failures, state.last_error, state.title) == ('"v1"', 0, None, "A")
 
 
-def test_subscribers_and_ledger(tmp_path: Path) -> None:
+def test_subscribers(tmp_path: Path) -> None:
     with Store(tmp_path / "db.sqlite3") as store:
-        a, added = store.add_subscriber("a@example.com", "A", NOW)
+        _, added = store.add_subscriber("a@example.com", "A", NOW)
         assert added
         _, again = store.add_subscriber("A@EXAMPLE.COM", "", NOW)  # same address, any case
         assert not again
         b, _ = store.add_subscriber("b@example.com", "", NOW)
-        assert [s.email for s in store.pending_subscribers("2026-W47")] == [
-            "a@example.com",
-            "b@example.com",
-        ]
-        store.record_delivery("2026-W47", a.id, "sent", NOW, message_id="<m@x>")
-        assert [s.id for s in store.pending_subscribers("2026-W47")] == [b.id]
-        with pytest.raises(sqlite3.IntegrityError):  # one row per (issue, subscriber)
-            store.record_delivery("2026-W47", a.id, "sent", NOW)
+        assert store.due_emails(WEEK, NOW, 10) == ["a@example.com", "b@example.com"]
         assert store.set_subscriber_status("b@example.com", "unsubscribed", NOW)
-        assert store.pending_subscribers("2026-W47") == []
+        assert store.due_emails(WEEK, NOW, 10) == ["a@example.com"]
         assert not store.set_subscriber_status("nobody@example.com", "unsubscribed", NOW)
         _, back = store.add_subscriber("b@example.com", "", NOW)
         assert back and store.subscriber(b.id).status == "active"  # type: ignore[union-attr]
+
+
+WEEK = "2026-W47"
+
+
+def _ledger(store: Store) -> dict[str, str]:
+    return {r.email: r.status for r in store.delivery_rows(WEEK)}
+
+
+def test_ledger_rows_move_from_pending_to_an_outcome(tmp_path: Path) -> None:
+    with Store(tmp_path / "db.sqlite3") as store:
+        ids = [store.add_subscriber(f"{n}@example.com", "", NOW)[0].id for n in "abcde"]
+        assert store.open_ledger(WEEK, NOW).added == 5
+        assert store.open_ledger(WEEK, NOW).added == 0  # one row per (issue, subscriber)
+        assert store.due_deliveries(WEEK, NOW, 0, 3) == ids[:3]  # paged, in id order
+        assert store.due_deliveries(WEEK, NOW, ids[2], 3) == ids[3:]
+        claims = [store.claim_delivery(WEEK, i, NOW) for i in ids]
+        assert [c[1] for c in claims if c] == [1, 1, 1, 1, 1]
+        assert store.claim_delivery(WEEK, ids[0], NOW) is None  # already in flight
+        store.delivery_sent(WEEK, ids[0], NOW, "<m0@x>")
+        retry_at = NOW + timedelta(minutes=5)
+        store.delivery_deferred(WEEK, ids[1], NOW, retry_at, "451 try later")
+        assert not store.delivery_failed(WEEK, ids[2], NOW, "550 no such user", bounce_after=2)
+        assert store.delivery_unknown(WEEK, ids[3], NOW, "no reply")  # sent once more
+        store.release_delivery(WEEK, ids[4], "connection lost before DATA")
+        assert _ledger(store) == {
+            "a@example.com": "sent",
+            "b@example.com": "deferred",
+            "c@example.com": "failed",
+            "d@example.com": "pending",
+            "e@example.com": "pending",
+        }
+        assert store.due_deliveries(WEEK, NOW, 0, 10) == [ids[3], ids[4]]
+        assert store.due_deliveries(WEEK, retry_at, 0, 10) == [ids[1], ids[3], ids[4]]
+        assert store.next_retry(WEEK) == retry_at
+        rows = {r.email: r for r in store.delivery_rows(WEEK)}
+        assert rows["e@example.com"].attempts == 0  # never handed over: not an attempt
+        assert rows["d@example.com"].unknowns == 1
+        # The resend also gets no reply: it stays unknown, never sent a third time.
+        assert store.claim_delivery(WEEK, ids[3], NOW)
+        assert not store.delivery_unknown(WEEK, ids[3], NOW, "no reply again")
+        assert _ledger(store)["d@example.com"] == "unknown"
+        assert store.ledger_open(WEEK)  # b deferred, e pending
+        counts = store.ledger_counts(WEEK)
+        assert (counts["sent"], counts["unknown"], counts["resent"]) == (1, 1, 0)
+
+
+def test_in_flight_rows_of_a_killed_run_are_sent_at_most_once_more(tmp_path: Path) -> None:
+    with Store(tmp_path / "db.sqlite3") as store:
+        a = store.add_subscriber("a@example.com", "", NOW)[0].id
+        store.open_ledger(WEEK, NOW)
+        assert store.claim_delivery(WEEK, a, NOW)  # ... and the process is killed
+    with Store(tmp_path / "db.sqlite3") as store:
+        assert store.open_ledger(WEEK, NOW).in_flight == 1
+        assert _ledger(store) == {"a@example.com": "pending"}
+        assert store.claim_delivery(WEEK, a, NOW)  # killed again while resending
+    with Store(tmp_path / "db.sqlite3") as store:
+        assert store.open_ledger(WEEK, NOW).in_flight == 1
+        assert _ledger(store) == {"a@example.com": "unknown"}
+        assert store.due_deliveries(WEEK, NOW, 0, 10) == []
+        assert not store.ledger_open(WEEK)
+
+
+def test_permanent_failures_mark_a_subscriber_bouncing_after_the_configured_count(
+    tmp_path: Path,
+) -> None:
+    with Store(tmp_path / "db.sqlite3") as store:
+        a = store.add_subscriber("a@example.com", "", NOW)[0].id
+        for n, week in enumerate(["2026-W45", "2026-W46", "2026-W47"]):
+            store.open_ledger(week, NOW)
+            assert store.claim_delivery(week, a, NOW)
+            if n == 0:
+                store.delivery_failed(week, a, NOW, "550 5.1.1", bounce_after=2)
+            elif n == 1:  # a success in between resets the count
+                store.delivery_sent(week, a, NOW, "<m@x>")
+            else:
+                assert not store.delivery_failed(week, a, NOW, "550 5.1.1", bounce_after=2)
+        # Temporary refusals that ran out of attempts never count as bounces.
+        store.open_ledger("2026-W48", NOW)
+        assert store.claim_delivery("2026-W48", a, NOW)
+        assert not store.delivery_failed("2026-W48", a, NOW, "gave up", bounce_after=None)
+        assert store.subscriber(a).status == "active"  # type: ignore[union-attr]
+        store.open_ledger("2026-W49", NOW)
+        assert store.claim_delivery("2026-W49", a, NOW)
+        assert store.delivery_failed("2026-W49", a, NOW, "550 5.1.1", bounce_after=2)
+        assert store.subscriber(a).status == "bouncing"  # type: ignore[union-attr]
+
+
+def test_an_unsubscribed_subscriber_is_not_claimed(tmp_path: Path) -> None:
+    with Store(tmp_path / "db.sqlite3") as store:
+        a = store.add_subscriber("a@example.com", "", NOW)[0].id
+        store.open_ledger(WEEK, NOW)
+        store.set_subscriber_status(a, "unsubscribed", NOW)
+        assert store.claim_delivery(WEEK, a, NOW) is None
+        assert store.delivery_rows(WEEK) == []  # no longer a recipient of this issue
+
+
+SCHEMA_DUMPS = sorted((Path(__file__).parent / "data" / "schema").glob("v*.sql"))
+
+
+def _tables(db: sqlite3.Connection) -> list[tuple[str, str, list[tuple[object, ...]]]]:
+    """Each table and index with its columns (name, type, not null, default, pk)."""
+    out = []
+    for kind, name in db.execute(
+        "SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name"
+    ):
+        columns = (
+            [tuple(r)[1:] for r in db.execute(f"PRAGMA table_info({name})")]
+            if kind == "table"
+            else [tuple(r) for r in db.execute(f"PRAGMA index_info({name})")]
+        )
+        out.append((kind, name, columns))
+    return out
+
+
+def test_every_earlier_schema_version_has_a_dump() -> None:
+    versions = {int(p.stem[1:]) for p in SCHEMA_DUMPS}
+    assert versions == set(range(1, SCHEMA_VERSION)), "add tests/data/schema/v<N>.sql"
+
+
+@pytest.mark.parametrize("dump", SCHEMA_DUMPS, ids=lambda p: p.stem)
+def test_a_database_of_every_earlier_version_is_upgraded(tmp_path: Path, dump: Path) -> None:
+    old = tmp_path / "old.sqlite3"
+    with sqlite3.connect(old) as db:
+        db.executescript(dump.read_text(encoding="utf-8"))
+    with Store(old) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        # The data survives: feeds, posts, subscribers, issues and the ledger.
+        assert store.feed_state("http://127.0.0.1/feeds/a.xml").etag == '"e1"'
+        assert store.count_posts() == 3
+        assert [s.email for s in store.subscribers("active")] == [
+            "alice@example.com",
+            "bob@example.org",
+        ]
+        assert store.issue_number("2026-W46", NOW) == 1
+        assert store.issue_sent_at("2026-W46") is not None
+        assert store.deliveries("2026-W46") == {1: "sent", 2: "failed"}
+        assert not store.ledger_open("2026-W46")
+        # And it works like a new one: the next issue is numbered and sent.
+        assert store.issue_number("2026-W47", NOW) == 2
+        store.open_ledger("2026-W48", NOW)
+        assert store.due_emails("2026-W48", NOW, 10) == ["alice@example.com", "bob@example.org"]
+    with sqlite3.connect(old) as db, sqlite3.connect(tmp_path / "new.sqlite3") as new:
+        Store(tmp_path / "new.sqlite3").close()
+        assert _tables(db) == _tables(new)  # migrated == created new
+
+
+def test_a_failed_migration_changes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from digest import schema
+
+    old = tmp_path / "old.sqlite3"
+    with sqlite3.connect(old) as db:
+        db.executescript(SCHEMA_DUMPS[0].read_text(encoding="utf-8"))
+    broken = dict(schema.MIGRATIONS)
+    broken[1] = schema.MIGRATIONS[1] + ";\nTHIS IS NOT SQL"
+    monkeypatch.setattr("digest.store.MIGRATIONS", broken)
+    with pytest.raises(StoreError):
+        Store(old)
+    with sqlite3.connect(old) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert db.execute("SELECT count(*) FROM deliveries").fetchone()[0] == 2
 
 
 def test_issue_numbers_are_assigned_once(tmp_path: Path) -> None:
