@@ -115,9 +115,7 @@ def run_demo(folder: Path) -> int:
             for line in delivery.summary_lines():
                 print("  " + line)
             _, again = send(settings, load_secrets(), store, DEMO_WEEK, clock)
-            print(
-                f"  a second send of {DEMO_WEEK} sent {len(again.sent)} (each reader gets it once)"
-            )
+            print(f"  a second send of {DEMO_WEEK} sent {again.sent} (each reader gets it once)")
         issue = built.issue
         print(
             f"== issue {issue.week} (#{issue.number}): {issue.story_count} stories, "
