@@ -139,7 +139,18 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         help="for cron: gather, then publish when due",
         description="Gather, then build and send this week's issue if it is due "
-        "and not yet sent. Safe to call every 15 minutes.",
+        "and not yet sent (or finish one whose send started). Safe to call every 15 "
+        "minutes. Writes a run report under [schedule] reports_dir.",
+    )
+
+    sub.add_parser(
+        "daemon",
+        parents=[common],
+        help="run unattended: gather on a schedule, publish weekly",
+        description="Stay running: gather every [schedule] gather_every (with jitter), "
+        "publish at [digest] publish in [digest] timezone, and decide once at start "
+        "(a daemon that was down publishes within [schedule] lateness). SIGTERM or "
+        "SIGINT finishes the message in flight and exits 0.",
     )
 
     p = sub.add_parser(
@@ -256,18 +267,35 @@ def _dispatch(args: argparse.Namespace) -> int:
         if args.command == "preview":
             return _preview(args, settings, store)
         if args.command == "run":
-            from digest.pipeline import run_once
+            return _run(settings, store)
+        if args.command == "daemon":
+            from digest.daemon import run_daemon
 
-            result = run_once(settings, load_secrets(), store, utc_now)
-            for line in result.gather.summary_lines():
-                print(line)
-            print(f"{result.week}: {result.action}")
-            if result.delivery:
-                for line in result.delivery.summary_lines():
-                    print(line)
-            failed = bool(result.delivery and result.delivery.failed)
-            return 1 if failed or result.gather.all_failed else 0
+            return run_daemon(settings, load_secrets())
     raise AssertionError(f"unhandled command {args.command}")
+
+
+def _run(settings: Settings, store: Store) -> int:
+    import threading
+
+    from digest.console import stop_on_signals
+    from digest.pipeline import run_once
+
+    with stop_on_signals(threading.Event()) as stop:
+        result = run_once(settings, load_secrets(), store, utc_now, stop=stop)
+    for line in result.gather.summary_lines():
+        print(line)
+    for decision in result.decisions:
+        if decision.action.records_skip:
+            print(f"{decision.week}: not published ({decision.action}): {decision.reason}")
+    print(f"{result.week}: {result.action}")
+    if result.delivery:
+        for line in result.delivery.summary_lines():
+            print(line)
+    if result.report_path:
+        print(f"report: {result.report_path}")
+    failed = bool(result.delivery and result.delivery.failed)
+    return 1 if failed or result.gather.all_failed else 0
 
 
 def _preview(args: argparse.Namespace, settings: Settings, store: Store) -> int:
@@ -289,6 +317,9 @@ def _preview(args: argparse.Namespace, settings: Settings, store: Store) -> int:
 
 
 def _send(args: argparse.Namespace, settings: Settings, store: Store) -> int:
+    import threading
+
+    from digest.console import send_progress, stop_on_signals
     from digest.pipeline import send, send_test
 
     secrets = load_secrets()
@@ -298,14 +329,23 @@ def _send(args: argparse.Namespace, settings: Settings, store: Store) -> int:
         built, message_id = send_test(settings, secrets, store, week, address, utc_now)
         print(f"{week}: test copy sent to {address} ({message_id}); ledger untouched")
         return 0
-    built, report = send(settings, secrets, store, week, utc_now, dry_run=args.dry_run)
+    with stop_on_signals(threading.Event()) as stop, send_progress() as progress:
+        built, report = send(
+            settings,
+            secrets,
+            store,
+            week,
+            utc_now,
+            dry_run=args.dry_run,
+            stop=stop,
+            progress=progress,
+        )
     for line in report.summary_lines():
         print(line)
-    if args.dry_run:
-        for address in report.sent:
-            print(f"  would send to {address}")
     print(f"archive: {built.path}")
-    return 1 if report.failed else 0
+    # Deferred messages are retried by the next run; a failed or possibly lost
+    # one (unknown) needs a person.
+    return 1 if report.failed or report.unknown else 0
 
 
 def _subscribers(args: argparse.Namespace, store: Store) -> int:

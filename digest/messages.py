@@ -40,6 +40,9 @@ EN: Mapping[str, Message] = {
     "also_about": "Also about {country}",
     "global": "Global",
     "no_stories": "No stories this week.",
+    "quiet_week": (
+        "A quiet week: none of our sources reported anything for this issue. See you next week."
+    ),
     "preheader": "{count} this week: {sections}",
     "view_in_browser": "View in browser",
     "unsubscribe": "Unsubscribe",
@@ -73,6 +76,7 @@ JA: Mapping[str, Message] = {
     "also_about": "{country}にも関連",
     "global": "グローバル",
     "no_stories": "今週のニュースはありません。",
+    "quiet_week": "今週は掲載するニュースがありませんでした。また来週お届けします。",
     "preheader": "今週は{count}：{sections}",
     "view_in_browser": "ブラウザで表示",
     "unsubscribe": "配信停止",

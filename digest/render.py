@@ -158,6 +158,7 @@ class IssueView:
     week_range: str
     story_count: int
     story_count_label: str
+    empty_note: str  # shown instead of the sections when there are none
     sections: tuple[SectionView, ...]
     web_url: str | None  # "view in browser"; None when archive.base_url is empty
     unsubscribe_url: str
@@ -422,6 +423,8 @@ def build_view(issue: Issue, settings: Settings) -> IssueView:
     total_label = plural(lang, "story_count", total)
     subject = one_line(message(lang, "subject", title=title, number=issue.number, range=week_range))
     separator = message(lang, "list_separator")
+    # An empty issue is mailed only as a quiet-week note (`[schedule] empty_week`).
+    empty_note = "quiet_week" if settings.schedule.empty_week == "quiet" else "no_stories"
     if sections:
         preheader = message(
             lang,
@@ -430,7 +433,7 @@ def build_view(issue: Issue, settings: Settings) -> IssueView:
             sections=separator.join(s.toc_label for s in sections),
         )
     else:
-        preheader = message(lang, "no_stories")
+        preheader = message(lang, empty_note)
     base_url = settings.archive.base_url
     return IssueView(
         lang=lang,
@@ -442,6 +445,7 @@ def build_view(issue: Issue, settings: Settings) -> IssueView:
         week_range=week_range,
         story_count=total,
         story_count_label=total_label,
+        empty_note=message(lang, empty_note),
         sections=tuple(sections),
         web_url=safe_href(f"{base_url}{issue.week}.html") if base_url else None,
         unsubscribe_url=UNSUBSCRIBE_PLACEHOLDER,

@@ -8,6 +8,12 @@ and capping. Takes data and a `now`; touches no network, no
 database and no clock. Doesn't own: storage (`digest.store`) or presentation
 (`digest.render`).
 
+Which posts an issue may hold: those of its window, minus any published before
+the first run's lookback (`lookback_start`), plus those that arrived after their
+own issue was sent (`late_posts`); a sent issue is rebuilt from the posts
+recorded when it was sent (the caller passes them). Whether an empty issue is
+mailed at all: `is_mailable`.
+
 Naming, with `publish = "mon 08:00"`: the issue published Monday 2026-11-23
 08:00 covers Mon 16th 08:00 → Mon 23rd 08:00, mostly ISO week 2026-W47, so it
 is "2026-W47". With `publish = "fri 17:00"`, Friday 2026-11-20 17:00 covers
@@ -112,6 +118,63 @@ def next_week(week: str) -> str:
     return format_week(y, n)
 
 
+def previous_week(week: str) -> str:
+    year, num = parse_week(week)
+    preceding = date.fromisocalendar(year, num, 1) - timedelta(days=7)
+    y, n, _ = preceding.isocalendar()
+    return format_week(y, n)
+
+
+def week_containing(moment: datetime, settings: Settings) -> str:
+    """The issue whose window [start, end) contains `moment`: the one due next."""
+    return next_week(latest_due_week(moment, settings))
+
+
+# -- which posts an issue may hold -------------------------------------------------
+
+# How long after its own week a late post is still looked for.
+LATE_HORIZON = timedelta(days=28)
+
+
+def lookback_start(installed_at: datetime | None, settings: Settings) -> datetime | None:
+    """Posts published before this never go into an issue (`[schedule] lookback`):
+    a new install does not flood its readers with the feeds' back catalogue."""
+    return None if installed_at is None else installed_at - settings.schedule.lookback
+
+
+def late_posts(
+    week: str,
+    candidates: Iterable[Post],
+    frozen: Mapping[str, datetime],
+    settings: Settings,
+) -> list[Post]:
+    """The posts that arrived too late for their own issue and belong to `week`'s.
+
+    A post published in week W's window but first seen after W was frozen (its
+    issue was sent) cannot change W. It goes into the issue being collected when
+    it was first seen, and never before W + 1; when that issue was frozen before
+    the post arrived too, into the next one. `frozen` is week → frozen time.
+    """
+    chosen = []
+    for post in candidates:
+        own = week_containing(post.published, settings)
+        fixed = frozen.get(own)
+        if fixed is None or post.first_seen <= fixed:
+            continue  # its own issue is still open, or already holds it
+        target = max(week_containing(post.first_seen, settings), next_week(own))
+        while target in frozen and frozen[target] < post.first_seen:
+            target = next_week(target)
+        if target == week:
+            chosen.append(post)
+    return chosen
+
+
+def is_mailable(issue: Issue, settings: Settings) -> bool:
+    """Whether `issue` goes out as an email: it has stories, or `[schedule] empty_week`
+    is "quiet" (a short quiet-week note). Never a blank email."""
+    return issue.story_count > 0 or settings.schedule.empty_week == "quiet"
+
+
 # -- stories -------------------------------------------------------------------
 
 
@@ -169,12 +232,16 @@ def build_issue(
     feeds: Mapping[str, FeedSettings],
     classifier: Classifier,
     relevance: Relevance,
+    late: Iterable[Post] = (),
+    not_before: datetime | None = None,
 ) -> Issue:
     """The whole model of one issue, from the posts stored for its window.
 
     `feeds` gives each post's feed settings by URL: its country hint, whether it
     is local news, and its topic filter (a filtered feed's off-topic posts are
-    left out before anything else is decided).
+    left out before anything else is decided). `late` are posts of earlier
+    windows that arrived after their issue was sent (see `late_posts`); posts
+    published before `not_before` (see `lookback_start`) are left out.
     """
     start, end = issue_window(week, settings)
     unknown = FeedSettings(url="")
@@ -183,7 +250,10 @@ def build_issue(
         topic = feeds.get(post.feed_url, unknown).filter
         return not topic or relevance.is_about(topic, post.title, post.summary)
 
-    in_window = [p for p in posts if start <= p.published < end and relevant(p)]
+    chosen = [p for p in posts if start <= p.published < end] + list(late)
+    in_window = [
+        p for p in chosen if (not_before is None or p.published >= not_before) and relevant(p)
+    ]
     groups = merge_duplicates(in_window, classifier)
     configured = settings.digest.countries
     by_section: dict[str, list[Story]] = {code: [] for code in (*configured, GLOBAL_SECTION)}

@@ -18,6 +18,7 @@ COMMANDS = [
     ["preview"],
     ["send"],
     ["run"],
+    ["daemon"],
     ["demo"],
     ["subscribers"],
     ["subscribers", "add"],
@@ -42,7 +43,7 @@ def test_top_level_help_lists_every_command(capsys: pytest.CaptureFixture[str]) 
     with pytest.raises(SystemExit):
         main(["--help"])
     out = capsys.readouterr().out
-    for name in ("gather", "build", "preview", "send", "run", "subscribers", "demo"):
+    for name in ("gather", "build", "preview", "send", "run", "daemon", "subscribers", "demo"):
         assert f"    {name}" in out
 
 
