@@ -1,7 +1,9 @@
 """The SQLite schema: the one SQL string of a new database and the migrations.
 
-Owns: the tables' definitions, `SCHEMA_VERSION` (kept in `PRAGMA user_version`)
-and one migration script per earlier version. Doesn't own: running them or any
+Owns: the tables' definitions, `SCHEMA_VERSION` (kept in `PRAGMA user_version`),
+one migration script per earlier version, and how values are stored in columns:
+times as ISO 8601 strings in UTC with a fixed format, so that string order is
+time order. Doesn't own: running them or any
 query (`digest.store`).
 
 To change the schema: bump SCHEMA_VERSION, edit SCHEMA, add MIGRATIONS[old], and
@@ -10,6 +12,11 @@ upgrade every dump there and compare the result with a new database).
 """
 
 from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+
+from digest.models import Subscriber
 
 SCHEMA_VERSION = 2
 
@@ -168,3 +175,27 @@ ALTER TABLE deliveries_v2 RENAME TO deliveries;
 CREATE INDEX deliveries_by_status ON deliveries (week, status);
 """,
 }
+
+
+def to_db_time(value: datetime) -> str:
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r}: digest stores aware UTC times only")
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+
+
+def from_db_time(value: str) -> datetime:
+    return datetime.fromisoformat(value).astimezone(UTC)
+
+
+def opt_time(value: str | None) -> datetime | None:
+    return from_db_time(value) if value else None
+
+
+def subscriber_from_row(row: sqlite3.Row) -> Subscriber:
+    return Subscriber(
+        id=row["id"],
+        email=row["email"],
+        name=row["name"],
+        status=row["status"],
+        created=from_db_time(row["created"]),
+    )
