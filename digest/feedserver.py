@@ -113,9 +113,11 @@ class _Handler(BaseHTTPRequestHandler):
         delay = owner.delay + (route.delay if route else 0.0)
         if delay > 0 and owner._closing.wait(delay):
             return  # shutting down: drop the connection
+        # Logged before the answer is written: a client that has its answer may
+        # look at the log at once, and must find the request there.
         if route is None:
-            self._send(404, "text/plain; charset=utf-8", {}, b"not found\n", send_body)
             owner._log("GET" if send_body else "HEAD", path, 404)
+            self._send(404, "text/plain; charset=utf-8", {}, b"not found\n", send_body)
             return
         headers = dict(route.headers)
         status = route.status
@@ -127,8 +129,8 @@ class _Handler(BaseHTTPRequestHandler):
             headers.setdefault("Last-Modified", last_modified)
             if self._not_modified(etag, route.last_modified):
                 status, body = 304, b""
-        self._send(status, route.content_type, headers, body, send_body and status != 304)
         owner._log("GET" if send_body else "HEAD", path, status)
+        self._send(status, route.content_type, headers, body, send_body and status != 304)
 
     def _not_modified(self, etag: str, last_modified: datetime) -> bool:
         # RFC 9110 §13.2.2: If-None-Match, when present, decides alone.
