@@ -19,7 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from digest import __version__
-from digest.config import Settings, config_path, load_secrets, load_settings
+from digest.config import Settings, config_path, load_settings
+from digest.credentials import load_secrets
 from digest.errors import DigestError
 from digest.logs import FORMATS
 from digest.logs import configure as configure_logs

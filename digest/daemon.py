@@ -27,7 +27,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from digest.config import Secrets, Settings
+from digest.config import Settings
+from digest.credentials import Secrets
 from digest.errors import DigestError, LockBusy
 from digest.store import Store
 

@@ -17,7 +17,8 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
-from digest.config import ENV_SECRET, load_secrets, load_settings
+from digest.config import load_settings
+from digest.credentials import ENV_SECRET, load_secrets
 from digest.feedserver import FeedServer, Route
 from digest.gather import gather
 from digest.mailsink import SmtpSink

@@ -22,7 +22,8 @@ from urllib.parse import urlsplit
 from digest.archive import write_issue
 from digest.classify import Classifier, load_places
 from digest.compose import prepare
-from digest.config import Secrets, Settings
+from digest.config import Settings
+from digest.credentials import Secrets
 from digest.deliver import DeliveryReport, deliver, send_test_copy
 from digest.errors import ConfigError, LockBusy
 from digest.files import write_atomic

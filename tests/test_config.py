@@ -11,10 +11,10 @@ from digest.config import (
     DEFAULT_COUNTRIES,
     Publish,
     config_path,
-    load_secrets,
     load_settings,
     parse_settings,
 )
+from digest.credentials import load_secrets
 from digest.errors import ConfigError, SecretMissing
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config" / "digest.toml"

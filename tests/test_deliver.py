@@ -96,7 +96,7 @@ def run(
 
 
 def _no_secrets():  # type: ignore[no-untyped-def]
-    from digest.config import Secrets
+    from digest.credentials import Secrets
 
     return Secrets(smtp_password=None, signing_key=KEY)
 

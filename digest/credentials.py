@@ -1,0 +1,85 @@
+"""Secrets: from the environment or `.env` only, never from the TOML file.
+
+Owns: the names of the secret variables, reading them (the environment wins over
+`.env`, which is read, not exported), and refusing a missing or weak one with a
+hint. Doesn't own: the hand-edited settings (`digest.config`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+from digest.errors import SecretMissing
+
+ENV_SMTP_PASSWORD = "DIGEST_SMTP_PASSWORD"
+ENV_SECRET = "DIGEST_SECRET"
+ENV_DKIM_KEY = "DIGEST_DKIM_PRIVATE_KEY"  # the PEM text (a literal "\n" counts as a line break)
+ENV_DKIM_KEY_FILE = "DIGEST_DKIM_KEY_FILE"  # or a path to the PEM file
+MIN_SECRET_LENGTH = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Secrets:
+    """Secrets, from the environment or `.env` only, never from the TOML file."""
+
+    smtp_password: str | None
+    signing_key: bytes | None
+    dkim_key: bytes | None = None  # PEM private key for [dkim]
+
+    def require_dkim_key(self) -> bytes:
+        if not self.dkim_key:
+            raise SecretMissing(
+                f"[dkim] is configured but neither {ENV_DKIM_KEY} nor {ENV_DKIM_KEY_FILE} is set",
+                hint="put the PEM private key (or its path) in .env, or remove [dkim]",
+            )
+        return self.dkim_key
+
+    def require_signing_key(self) -> bytes:
+        if not self.signing_key:
+            raise SecretMissing(
+                f"{ENV_SECRET} is not set: it signs the unsubscribe links in every message",
+                hint=f"put a long random value in .env, e.g. "
+                f'`{ENV_SECRET}=$(python -c "import secrets; print(secrets.token_urlsafe(32))")`',
+            )
+        return self.signing_key
+
+
+def load_secrets(env_file: Path | None = None) -> Secrets:
+    """Read secrets from the process environment, then `.env` (the environment wins).
+
+    The `.env` values are read, not exported: os.environ is left as it was.
+    """
+    path = env_file or Path.cwd() / ".env"
+    dotenv = {k: v for k, v in dotenv_values(path).items() if v} if path.is_file() else {}
+
+    def lookup(name: str) -> str | None:
+        return os.environ.get(name) or dotenv.get(name) or None
+
+    key = lookup(ENV_SECRET)
+    if key is not None and len(key) < MIN_SECRET_LENGTH:
+        raise SecretMissing(
+            f"{ENV_SECRET} is too short ({len(key)} characters, need {MIN_SECRET_LENGTH}+)",
+            hint="use a long random value; anyone who guesses it can unsubscribe anyone",
+        )
+    return Secrets(
+        smtp_password=lookup(ENV_SMTP_PASSWORD),
+        signing_key=key.encode() if key else None,
+        dkim_key=_dkim_key(lookup(ENV_DKIM_KEY), lookup(ENV_DKIM_KEY_FILE)),
+    )
+
+
+def _dkim_key(pem: str | None, file: str | None) -> bytes | None:
+    if pem:
+        return pem.replace("\\n", "\n").encode()
+    if file:
+        try:
+            return Path(file).read_bytes()
+        except OSError as e:
+            raise SecretMissing(
+                f"{ENV_DKIM_KEY_FILE}={file}: cannot read the DKIM key: {e.strerror}"
+            ) from e
+    return None
