@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/relevance.py --quiet
 	$(BIN)/python benchmarks/duplicates.py
 	$(BIN)/python benchmarks/charsets.py
+	$(BIN)/python benchmarks/delivery.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache *.egg-info

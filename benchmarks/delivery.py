@@ -1,0 +1,652 @@
+"""Delivery that scales and never sends twice: throughput, memory, faults, crashes.
+
+Every part sends a real issue (80 stories built from SQLite by `digest.pipeline`,
+40 more reports merged into "also reported by" links: an ~84 KB HTML part, a
+~157 KB message, like benchmarks/email_render.py's issue) to subscribers in a
+real SQLite file, through an aiosmtpd sink on 127.0.0.1 running in a process of
+its own (`digest.mailsink.SinkProcess`: keep=False, so it counts messages per
+recipient and keeps no bytes; fast_data, so that reading DATA line by line does
+not make the sink the bottleneck), and prints figures, targets and PASS/FAIL:
+
+- throughput: 10,000 subscribers. Baseline, measured in the same run (before and
+  after digest): a bare smtplib loop, one `smtplib.SMTP` per thread over the same
+  number of connections (`[delivery] connections`, 4), sending the same bytes (one
+  composed message, composed outside the timed part) to the same addresses.
+  Then `digest.pipeline.send` (build + deliver, as `digest send` runs it).
+  Target: digest's messages/s ≥ 0.8 × the better baseline. Peak RSS of a fresh
+  `python -m digest send` at N/10 and at N subscribers (os.wait4's ru_maxrss);
+  target: growth ≤ 5 MB (about 0.5 KB per extra subscriber: the ledger lives in
+  SQLite, so memory must not grow with the count).
+- faults: the sink answers 451 to 10 % of RCPT and 10 % of DATA and drops the
+  connection, without a reply, after every 200th message's data. `digest send` is
+  rerun ([delivery] retry_after = "0s") until the ledger has nothing left to try
+  (at most 30 runs). Target: 0 subscribers missing; every extra copy belongs to a
+  subscriber whose ledger row recorded an unknown outcome (and no more copies
+  than 1 + unknowns); every `sent` row's Message-ID was received.
+- crashes: 2,000 subscribers; `python -m digest send` is killed with SIGKILL 20
+  times at a random moment while it sends (once the run's first message has
+  reached the sink, after a random delay sized to leave work for the kills still
+  to come), rerun after each, then run to the end. Target: 0 missing;
+  duplicates ≤ messages recorded in flight (rows with unknowns > 0), each
+  duplicate recorded, and ≤ kills × connections.
+
+Exits 1 on any FAIL. Run from the project folder:
+    .venv/bin/python benchmarks/delivery.py [--quick] [--part throughput|faults|crashes|all]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import secrets
+import signal
+import smtplib
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from email_render import STORIES_BY_COUNTRY  # noqa: E402  (a sibling benchmark)
+
+from digest.config import Settings, load_settings  # noqa: E402
+from digest.credentials import ENV_SECRET, load_secrets  # noqa: E402
+from digest.mailsink import SinkProcess  # noqa: E402
+from digest.models import Post  # noqa: E402
+from digest.store import Store, to_db_time  # noqa: E402
+
+WEEK = "2026-W47"  # publish Mon 2026-11-23 08:00 Asia/Tokyo
+STORIES = 80
+MIN_RATIO = 0.8
+MAX_GROWTH_MB = 5.0
+MAX_RERUNS = 30
+PYTHON = sys.executable
+
+COUNTRIES = ["JP", "KR", "CN", "HK", "TW", "SG", "IN", "AE"]
+ACTORS = {
+    "JP": ["ソフトバンク", "楽天", "富士通", "NTT", "Sakana AI", "Preferred Networks"],
+    "KR": ["Samsung", "Naver", "카카오", "LG", "Upstage", "SK hynix"],
+    "CN": ["百度", "阿里云", "腾讯", "字节跳动", "小米", "DeepSeek"],
+    "HK": ["數碼港", "香港科技園", "HKUST", "Lenovo Hong Kong", "SenseTime HK", "HKMA"],
+    "TW": ["台積電", "MediaTek", "Foxconn", "ASUS", "Quanta", "Wistron"],
+    "SG": ["Sea Group", "Grab", "IMDA", "AI Singapore", "DBS", "Temasek"],
+    "IN": ["Infosys", "Reliance Jio", "TCS", "Krutrim", "Sarvam AI", "Wipro"],
+    "AE": ["G42", "MBZUAI", "Core42", "Mubadala", "e&", "ADNOC"],
+}
+ACTIONS = [
+    "opens a research lab",
+    "raises $1.2bn for a new data centre",
+    "launches an open-weights model",
+    "signs a multi-year chip supply deal",
+    "cuts inference prices by half",
+    "hires 300 engineers for its AI unit",
+    "wins a government AI contract",
+    "unveils an AI agent for enterprises",
+    "partners with Nvidia on sovereign AI",
+    "publishes a safety framework",
+]
+
+
+def make_posts() -> list[Post]:
+    """80 distinct events, about ten per country, each with a long summary (truncated
+    by the renderer like real feed summaries), so the email is a real issue's size."""
+    base = datetime(2026, 11, 16, 0, 0, tzinfo=UTC)
+    posts = []
+    for i in range(STORIES):
+        code = COUNTRIES[i % len(COUNTRIES)]
+        actor = ACTORS[code][(i // len(COUNTRIES)) % len(ACTORS[code])]
+        action = ACTIONS[(i // len(COUNTRIES) + i) % len(ACTIONS)]
+        variants = STORIES_BY_COUNTRY[code]
+        _, padding, _ = variants[i % len(variants)]
+        lead = (
+            f"{actor} said on day {1 + i % 7} that the project (no. {i}) would employ "
+            f"{40 + 7 * i} people and cost {1 + i % 9}.{i % 10}bn."
+        )
+        url = (
+            f"https://www.example-news-{i % 7}.com/articles/2026/11/{18 + i % 5}/"
+            f"ai-{i:04d}-story-with-a-realistic-and-rather-long-slug?ref=rss&id={i}"
+        )
+        # Every third story was also reported by one or two other feeds (the same
+        # article under a tracking parameter): merged into "also reported by" links.
+        sources = [code] + (
+            [COUNTRIES[(i + k) % 8] for k in (1, 2)][: 1 + i % 2] if i % 3 == 0 else []
+        )
+        for k, source in enumerate(sources):
+            posts.append(
+                Post(
+                    feed_url=f"https://feeds.example.com/{source.lower()}.xml",
+                    post_id=f"post-{i}-{k}",
+                    url=url + (f"&utm_source=rss{k}" if k else ""),
+                    title=f"{actor} {action} (report {i})",
+                    summary=f"{lead} {padding}",
+                    published=base + timedelta(hours=2 * i + 1, minutes=k),
+                    first_seen=base + timedelta(hours=2 * i + 2, minutes=k),
+                )
+            )
+    return posts
+
+
+CONFIG = """\
+[digest]
+title = "アジアAIハブ週報"
+language = "ja"
+timezone = "Asia/Tokyo"
+publish = "mon 08:00"
+contact = "editor@example.com"
+max_per_section = 40
+
+{feeds}
+[smtp]
+host = "{host}"
+port = {port}
+security = "none"
+from = "アジアAIハブ週報 <digest@example.com>"
+timeout = 30
+
+[delivery]
+connections = {connections}
+retry_after = "{retry_after}"
+max_retry_after = "{retry_after}"
+
+[storage]
+path = "{folder}/digest.sqlite3"
+
+[archive]
+dir = "{folder}/archive"
+base_url = "https://digest.example.com/"
+"""
+
+
+@dataclass
+class World:
+    folder: Path
+    config: Path
+    settings: Settings
+    emails: list[str]
+
+
+def make_world(
+    folder: Path,
+    subscribers: int,
+    host: str,
+    port: int,
+    *,
+    connections: int = 4,
+    retry_after: str = "0s",
+) -> World:
+    folder.mkdir(parents=True, exist_ok=True)
+    feeds = "\n".join(
+        f'[[feeds]]\nurl = "https://feeds.example.com/{c.lower()}.xml"\n'
+        f'name = "{c} AI news"\ncountry = "{c}"\n'
+        for c in COUNTRIES
+    )
+    config = folder / "digest.toml"
+    config.write_text(
+        CONFIG.format(
+            feeds=feeds,
+            host=host,
+            port=port,
+            connections=connections,
+            retry_after=retry_after,
+            folder=folder.as_posix(),
+        ),
+        encoding="utf-8",
+    )
+    settings = load_settings(config)
+    now = to_db_time(datetime(2026, 11, 20, tzinfo=UTC))
+    emails = [f"reader{i:05d}@example.org" for i in range(subscribers)]
+    with Store(settings.storage_path) as store:
+        store.add_posts(make_posts())
+    # Setup only: one transaction for every subscriber (add_subscriber is one each).
+    db = sqlite3.connect(settings.storage_path)
+    with db:
+        db.executemany(
+            "INSERT INTO subscribers (email, name, status, created, updated) "
+            "VALUES (?, ?, 'active', ?, ?)",
+            [(e, f"読者 {i}" if i % 3 == 0 else "", now, now) for i, e in enumerate(emails)],
+        )
+    db.close()
+    return World(folder, config, settings, emails)
+
+
+def digest_cli(world: World, *args: str) -> list[str]:
+    return [PYTHON, "-m", "digest", "--config", str(world.config), *args]
+
+
+def send_command(world: World) -> list[str]:
+    return digest_cli(world, "send", "--week", WEEK)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def message_bytes(world: World) -> tuple[bytes, str, str]:
+    """One subscriber's message exactly as digest composes it, the sender address,
+    and a description of the issue."""
+    from digest import compose as composing
+    from digest.pipeline import build
+
+    key = load_secrets().require_signing_key()
+    with Store(world.settings.storage_path) as store:
+        built = build(world.settings, store, WEEK, utc_now())
+        first = store.subscribers("active")[0]
+    issue = built.issue
+    about = (
+        f"{issue.story_count} stories ({issue.duplicates_merged} reports merged), "
+        f"HTML part {len(built.rendered.html_email.encode()) / 1024:.1f} KB"
+    )
+    prepared = composing.prepare(WEEK, built.rendered, world.settings)
+    composed: Any = composing.compose(prepared, first, key, utc_now())
+    if isinstance(composed, tuple):  # (bytes, message id)
+        composed = composed[0]
+    if not isinstance(composed, bytes):  # an EmailMessage
+        composed = composing.to_bytes(composed)  # type: ignore[attr-defined]
+    return composed, parseaddr(world.settings.sender)[1], about
+
+
+def bare_loop(
+    host: str, port: int, sender: str, addresses: Sequence[str], data: bytes, connections: int
+) -> float:
+    """Seconds for `connections` threads, one smtplib.SMTP each, to send `data` to
+    every address (a shared queue of addresses): the floor digest is compared with."""
+    queue = iter(addresses)
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+    start = threading.Barrier(connections + 1)
+
+    def worker() -> None:
+        try:
+            start.wait()
+            conn = smtplib.SMTP(host, port, timeout=60)
+            try:
+                while True:
+                    with lock:
+                        address = next(queue, None)
+                    if address is None:
+                        break
+                    conn.sendmail(sender, [address], data)
+            finally:
+                conn.quit()
+        except BaseException as e:  # reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker) for _ in range(connections)]
+    for t in threads:
+        t.start()
+    start.wait()
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join()
+    seconds = time.perf_counter() - t0
+    if errors:
+        raise RuntimeError(f"baseline loop failed: {errors[0]!r}")
+    return seconds
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+@dataclass
+class RunResult:
+    code: int
+    seconds: float
+    maxrss_kb: int
+    log: Path
+
+
+def run_send(world: World, tag: str, *, kill_after: Callable[[], float] | None = None) -> RunResult:
+    """`python -m digest send --week W` in a fresh process; its exit code, wall time
+    and peak RSS. With `kill_after`: called once the process runs, returns seconds
+    to wait before SIGKILL (code -9 when it was killed)."""
+    log = world.folder / f"send-{tag}.log"
+    with log.open("wb") as out:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(send_command(world), stdout=out, stderr=subprocess.STDOUT)
+        if kill_after is not None:
+            delay = kill_after()
+            if delay >= 0:
+                time.sleep(delay)
+                if proc.poll() is None:
+                    os.kill(proc.pid, signal.SIGKILL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.perf_counter() - t0
+    return RunResult(proc.returncode, seconds, usage.ru_maxrss, log)
+
+
+def tail(path: Path, lines: int = 6) -> str:
+    text = path.read_text("utf-8", "replace").splitlines()
+    return "\n".join("    | " + line for line in text[-lines:])
+
+
+# -- checks shared by faults and crashes ---------------------------------------
+
+
+@dataclass
+class Audit:
+    subscribers: int
+    received: int  # messages the sink took
+    missing: list[str]
+    duplicates: dict[str, int]  # address → extra copies
+    unrecorded: list[str]  # duplicated, but the ledger recorded no (or too few) unknowns
+    unknown_rows: int  # rows with unknowns > 0
+    unknowns: int  # sum of unknowns
+    lost_ids: list[str]  # `sent` rows whose Message-ID never reached the sink
+    statuses: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def extra(self) -> int:
+        return sum(self.duplicates.values())
+
+    def ok(self) -> bool:
+        return not self.missing and not self.unrecorded and not self.lost_ids
+
+    def lines(self) -> list[str]:
+        out = [
+            f"  {self.subscribers} subscribers, {self.received} messages received; "
+            f"ledger {self.statuses}",
+            f"  missing {len(self.missing)} (target 0)   duplicates {len(self.duplicates)} "
+            f"subscribers / {self.extra} extra copies   recorded unknowns: {self.unknown_rows} "
+            f"rows, {self.unknowns} in all   duplicates not recorded {len(self.unrecorded)} "
+            f"(target 0)   sent rows whose Message-ID never arrived {len(self.lost_ids)} "
+            f"(target 0)",
+        ]
+        for name, items in (
+            ("missing", self.missing),
+            ("unrecorded duplicate", self.unrecorded),
+            ("lost Message-ID", self.lost_ids),
+        ):
+            if items:
+                out.append(f"    {name}: {', '.join(items[:8])}{' …' if len(items) > 8 else ''}")
+        return out
+
+
+def audit(world: World, sink: SinkProcess) -> Audit:
+    counts = sink.counts()
+    ids: dict[str, set[str]] = {}
+    for receipt in sink.receipts():
+        ids.setdefault(receipt.recipient, set()).add(receipt.message_id)
+    with Store(world.settings.storage_path) as store:
+        rows = {r.email: r for r in store.delivery_rows(WEEK)}
+        statuses = store.ledger_counts(WEEK)
+    missing = [e for e in world.emails if counts.get(e, 0) == 0]
+    duplicates = {e: n - 1 for e, n in counts.items() if n > 1}
+    unrecorded = [e for e, extra in duplicates.items() if e not in rows or rows[e].unknowns < extra]
+    lost = [
+        f"{r.email} {r.message_id}"
+        for r in rows.values()
+        if r.status == "sent" and r.message_id not in ids.get(r.email, set())
+    ]
+    return Audit(
+        subscribers=len(world.emails),
+        received=sum(counts.values()),
+        missing=missing,
+        duplicates=duplicates,
+        unrecorded=unrecorded,
+        unknown_rows=sum(1 for r in rows.values() if r.unknowns > 0),
+        unknowns=sum(r.unknowns for r in rows.values()),
+        lost_ids=lost,
+        statuses={k: v for k, v in statuses.items() if v},
+    )
+
+
+def ledger_open(world: World) -> bool:
+    with Store(world.settings.storage_path) as store:
+        return store.ledger_open(WEEK)
+
+
+def run_to_completion(world: World, tag: str, runs: list[RunResult]) -> bool:
+    """Rerun `digest send` until the ledger has nothing left to try; False if it
+    still has after MAX_RERUNS runs."""
+    for n in range(MAX_RERUNS):
+        result = run_send(world, f"{tag}-{n}")
+        runs.append(result)
+        if result.code not in (0, 1):
+            print(f"  run {tag}-{n} exited {result.code}:\n{tail(result.log)}")
+        if not ledger_open(world):
+            return True
+    return False
+
+
+# -- the parts -------------------------------------------------------------------
+
+
+def part_throughput(tmp: Path, subscribers: int, connections: int) -> bool:
+    from digest.pipeline import send
+
+    print(f"== throughput: {subscribers:,} subscribers, {connections} connections")
+    ok = True
+    with SinkProcess(keep=False, fast_data=True) as sink:
+        world = make_world(
+            tmp / "throughput", subscribers, sink.host, sink.port, connections=connections
+        )
+        data, sender, about = message_bytes(world)
+        print(
+            f"  issue: {about}; message {len(data) / 1024:.1f} KB (the baseline sends these "
+            "bytes to every address, composed outside the timed part)"
+        )
+        baselines = []
+
+        def baseline(label: str) -> None:
+            sink.reset()
+            seconds = bare_loop(sink.host, sink.port, sender, world.emails, data, connections)
+            got = sink.counts()
+            if len(got) != subscribers:
+                raise RuntimeError(f"the baseline delivered to {len(got)} of {subscribers}")
+            baselines.append(seconds)
+            print(
+                f"  bare smtplib loop ({label}): {subscribers / seconds:,.0f} messages/s "
+                f"({seconds:.1f} s)"
+            )
+
+        baseline("before")
+        sink.reset()
+        with Store(world.settings.storage_path) as store:
+            t0 = time.perf_counter()
+            built, report = send(world.settings, load_secrets(), store, WEEK, utc_now)
+            digest_seconds = time.perf_counter() - t0
+            counts = store.ledger_counts(WEEK)
+        received = sink.counts()
+        digest_stats = sink.stats()
+        baseline("after")
+        exact = len(received) == subscribers and all(n == 1 for n in received.values())
+        rate = subscribers / digest_seconds
+        deliver_rate = subscribers / max(digest_seconds - built.seconds, 1e-9)
+        best = subscribers / min(baselines)
+        ratio = rate / best
+        passed = ratio >= MIN_RATIO and exact
+        ok &= passed
+        print(
+            f"  digest send: {rate:,.0f} messages/s ({digest_seconds:.1f} s incl. build "
+            f"{built.seconds:.2f} s; {deliver_rate:,.0f}/s without it), "
+            f"{digest_stats.sessions} SMTP sessions; ledger {counts}; "
+            f"each subscriber exactly once: {exact}"
+        )
+        print(
+            f"  ratio digest / best baseline {ratio:.2f} (target ≥ {MIN_RATIO})  {verdict(passed)}"
+        )
+        if not exact:
+            print(f"  report: {report.summary_lines()[:5]}")
+
+        # Peak memory of a fresh `digest send` at N/10 and N subscribers.
+        peaks = {}
+        for n in (max(subscribers // 10, 1), subscribers):
+            sink.reset()
+            w = make_world(tmp / f"memory-{n}", n, sink.host, sink.port, connections=connections)
+            result = run_send(w, "memory")
+            got = sink.counts()
+            peaks[n] = result.maxrss_kb / 1024
+            print(
+                f"  peak RSS of `digest send` at {n:,} subscribers: {peaks[n]:.1f} MB "
+                f"(exit {result.code}, {result.seconds:.1f} s, {len(got):,} received)"
+            )
+            if result.code != 0 or len(got) != n:
+                ok = False
+                print(f"  unexpected outcome:\n{tail(result.log)}")
+        small, large = sorted(peaks)
+        growth = peaks[large] - peaks[small]
+        passed = growth <= MAX_GROWTH_MB
+        ok &= passed
+        print(
+            f"  growth {small:,} → {large:,}: {growth:+.1f} MB, ratio "
+            f"{peaks[large] / peaks[small]:.3f} (target ≤ {MAX_GROWTH_MB:.0f} MB)  "
+            f"{verdict(passed)}"
+        )
+    return ok
+
+
+def part_faults(tmp: Path, subscribers: int, connections: int, seed: int) -> bool:
+    print(
+        f"== faults: {subscribers:,} subscribers; 451 to 10% of RCPT and of DATA, "
+        f"connection dropped after every 200th message (seed {seed})"
+    )
+    with SinkProcess(
+        keep=False, fast_data=True, rcpt_rate=0.10, data_rate=0.10, drop_every=200, seed=seed
+    ) as sink:
+        world = make_world(
+            tmp / "faults", subscribers, sink.host, sink.port, connections=connections
+        )
+        runs: list[RunResult] = []
+        t0 = time.perf_counter()
+        done = run_to_completion(world, "faults", runs)
+        seconds = time.perf_counter() - t0
+        stats = sink.stats()
+        before = sink.counts()
+        # One more run must send nothing.
+        again = run_send(world, "faults-again")
+        resent = sum(sink.counts().values()) - sum(before.values())
+        result = audit(world, sink)
+    codes = [r.code for r in runs]
+    print(
+        f"  {len(runs)} runs (exit codes {codes}) in {seconds:.1f} s; ledger closed: {done}; "
+        f"sink: {stats.accepted} accepted, {stats.dropped} dropped without reply, "
+        f"{stats.rcpt_refused} RCPT and {stats.data_refused} DATA answered 451, "
+        f"{stats.sessions} sessions"
+    )
+    for line in result.lines():
+        print(line)
+    print(f"  a further run sent {resent} (exit {again.code}; target 0)")
+    passed = done and result.ok() and resent == 0
+    print(f"  faults {verdict(passed)}")
+    return passed
+
+
+def part_crashes(tmp: Path, subscribers: int, kills: int, connections: int, seed: int) -> bool:
+    print(f"== crashes: {subscribers:,} subscribers, SIGKILL {kills} times while sending")
+    rng = random.Random(seed)
+    with SinkProcess(keep=False, fast_data=True) as sink:
+        world = make_world(
+            tmp / "crashes", subscribers, sink.host, sink.port, connections=connections
+        )
+        killed = 0
+        runs: list[RunResult] = []
+        rate = 300.0  # messages/s, refined from each run
+        attempt = 0
+        while killed < kills and attempt < kills * 3:
+            attempt += 1
+            before = sink.stats()
+            taken = before.accepted + before.dropped
+            started: list[float] = []
+
+            def wait_then_pick(
+                taken: int = taken,
+                started: list[float] = started,
+                rate: float = rate,
+                killed: int = killed,
+            ) -> float:
+                # Wait until this run's first message arrives, then a random moment
+                # within the time that leaves work for the kills still to come.
+                deadline = time.monotonic() + 60
+                while time.monotonic() < deadline:
+                    s = sink.stats()
+                    if s.accepted + s.dropped > taken:
+                        break
+                    time.sleep(0.005)
+                started.append(time.monotonic())
+                left = subscribers - len(sink.counts())
+                budget = left / rate / (kills - killed + 1)
+                return rng.uniform(0, max(min(2 * budget, 3.0), 0.02))
+
+            result = run_send(world, f"crash-{attempt}", kill_after=wait_then_pick)
+            runs.append(result)
+            after = sink.stats()
+            if started:
+                elapsed = time.monotonic() - started[0]
+                sent_now = after.accepted + after.dropped - taken
+                if elapsed > 0.05 and sent_now > 0:
+                    rate = 0.5 * rate + 0.5 * sent_now / elapsed
+            if result.code == -signal.SIGKILL:
+                killed += 1
+            elif result.code not in (0, 1):
+                print(f"  run {attempt} exited {result.code}:\n{tail(result.log)}")
+            if not ledger_open(world) and killed < kills:
+                print(f"  the ledger closed after {killed} kills: every message went out")
+                break
+        finishing: list[RunResult] = []
+        done = run_to_completion(world, "final", finishing)
+        result = audit(world, sink)
+    print(
+        f"  {killed} runs killed, {attempt - killed} ran to their end; then "
+        f"{len(finishing)} final runs (exit codes {[r.code for r in finishing]}); "
+        f"ledger closed: {done}"
+    )
+    for line in result.lines():
+        print(line)
+    bound = killed * connections
+    passed = (
+        done
+        and killed == kills
+        and result.ok()
+        and result.extra <= result.unknown_rows
+        and result.extra <= bound
+    )
+    print(
+        f"  duplicates {result.extra} ≤ recorded in flight {result.unknown_rows} and ≤ "
+        f"kills × connections {bound}; killed {killed} of {kills}  crashes {verdict(passed)}"
+    )
+    return passed
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--part", choices=("throughput", "faults", "crashes", "all"), default="all")
+    parser.add_argument("--quick", action="store_true", help="smaller numbers, for a quick look")
+    parser.add_argument("--subscribers", type=int, help="throughput and faults (10,000)")
+    parser.add_argument("--crash-subscribers", type=int, help="crashes (2,000)")
+    parser.add_argument("--kills", type=int, help="SIGKILLs in the crash part (20)")
+    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--seed", type=int, default=47)
+    args = parser.parse_args(argv)
+    subscribers = args.subscribers or (1_000 if args.quick else 10_000)
+    crash_subscribers = args.crash_subscribers or (500 if args.quick else 2_000)
+    kills = args.kills or (8 if args.quick else 20)
+    if not os.environ.get(ENV_SECRET):
+        os.environ[ENV_SECRET] = secrets.token_urlsafe(32)  # this run only
+    ok = True
+    with tempfile.TemporaryDirectory(prefix="digest-bench-delivery-") as name:
+        tmp = Path(name)
+        if args.part in ("throughput", "all"):
+            ok &= part_throughput(tmp, subscribers, args.connections)
+        if args.part in ("faults", "all"):
+            ok &= part_faults(tmp, subscribers, args.connections, args.seed)
+        if args.part in ("crashes", "all"):
+            ok &= part_crashes(tmp, crash_subscribers, kills, args.connections, args.seed)
+    print(verdict(ok))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
