@@ -6,9 +6,10 @@ row per issue and subscriber). Doesn't own: SMTP sessions (`digest.transport`),
 composing messages (`digest.compose`), deciding which week to send
 (`digest.pipeline`), or the publishing lock (held by the caller).
 
-Each message, in order: claim its row (`sending`, committed, after checking the
-subscriber is still active), compose it by substitution, wait for the rate
-limits, hand it over, and commit the outcome. The reply code decides:
+Each message, in order: wait for the rate limits, claim its row (`sending`,
+committed, after checking the subscriber is still active), compose it by
+substitution, send it up to its final ".", mark the row `handed` (committed),
+send the ".", and commit the outcome. The reply code decides:
 
 - 250: `sent`; the subscriber's bounce count resets.
 - 5xx (at MAIL, RCPT or end of data): `failed`; counts a bounce, and after
@@ -17,12 +18,13 @@ limits, hand it over, and commit the outcome. The reply code decides:
   `max_retry_after`); after `max_attempts` tries it is `failed`, with no bounce.
 - 421 or a dropped connection *before* the message was handed over: it never
   left, so it is retried at once on a new connection.
-- a dropped connection (or timeout) *after* the message was handed over and
-  before the reply: SMTP cannot tell whether it arrived. The row counts an
-  `unknown`; the first time it is sent once more (a reader may get two copies
-  rather than none), after that it stays `unknown` and is never sent again.
-  A run killed mid-send leaves its in-flight rows in `sending`; the next run
-  treats them the same way (`Store.open_ledger`).
+- a dropped connection (or timeout) *after* the message was handed over (the
+  row is marked `handed` just before the final "." of DATA) and before the
+  reply: SMTP cannot tell whether it arrived. The row counts an `unknown`; the
+  first time it is sent once more (a reader may get two copies rather than
+  none), after that it stays `unknown` and is never sent again. A run killed
+  mid-send leaves rows in `sending` (never completed: pending again) or in
+  `handed` (treated as above) for the next run (`Store.open_ledger`).
 - authentication or TLS failure, or a relay that cannot be reached: the fault
   is ours; the run stops, nobody is failed, a rerun resumes.
 """
@@ -37,6 +39,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 from digest.compose import PreparedIssue, compose
@@ -123,7 +126,7 @@ class DeliveryReport:
     suppressed: int = 0  # unsubscribed or bouncing since the send began
     already: int = 0  # rows settled by earlier runs (sent, failed, unknown)
     to_send: int = 0  # messages due when this run began
-    in_flight_recovered: int = 0  # rows an earlier, killed run left in flight
+    in_flight_recovered: int = 0  # rows a killed run left handed over, with no reply
     seconds: float = 0.0
     stopped: bool = False  # a stop request (SIGTERM) ended the run early
     dry_run: bool = False
@@ -160,8 +163,8 @@ class DeliveryReport:
         ]
         if self.in_flight_recovered:
             lines.append(
-                f"  {self.in_flight_recovered} message(s) were in flight when an earlier run "
-                "stopped: sent once more unless that already happened once"
+                f"  {self.in_flight_recovered} message(s) were handed over with no reply when "
+                "an earlier run stopped: each sent once more unless that happened before"
             )
         if self.stopped:
             lines.append("  stopped on request; the rest goes out on the next run")
@@ -244,12 +247,21 @@ def deliver(
         return report
     opened = store.open_ledger(week, clock())
     report.in_flight_recovered = opened.in_flight
+    report.unknown.extend(opened.unknown)
+    if opened.interrupted:
+        log.info(
+            "%s: %d message(s) were interrupted before the handover when an earlier run "
+            "stopped; they go out now",
+            week,
+            opened.interrupted,
+        )
     if opened.in_flight:
         log.warning(
-            "%s: %d message(s) were in flight when an earlier run stopped; "
-            "each is sent once more at most",
+            "%s: %d message(s) were handed over with no reply yet when an earlier run "
+            "stopped; each is sent once more at most (%d not again)",
             week,
             opened.in_flight,
+            len(opened.unknown),
         )
     counts = store.ledger_counts(week)
     report.already = sum(counts.get(s, 0) for s in ("sent", "failed", "unknown"))
@@ -382,7 +394,12 @@ def _deliver_one(run: _Run, store: Store, transport: Transport, subscriber_id: i
         if run.signer is not None:
             data = run.signer.sign(data)
         try:
-            transport.send(run.prepared.sender, subscriber.email, data)
+            transport.send(
+                run.prepared.sender,
+                subscriber.email,
+                data,
+                on_handover=partial(store.delivery_handed, week, subscriber_id),
+            )
         except Refused as e:
             _refused(run, store, subscriber, attempts, e)
             return 1

@@ -21,7 +21,9 @@ from digest.schema import opt_time, subscriber_from_row, to_db_time
 @dataclass(frozen=True, slots=True)
 class LedgerOpened:
     added: int  # pending rows created for subscribers new to this issue
-    in_flight: int  # rows an earlier run left in `sending`
+    interrupted: int  # rows a dead run left in `sending`: pending again, no harm done
+    in_flight: int  # rows a dead run left in `handed`: each counts an unknown
+    unknown: list[str]  # of those, the addresses that stay `unknown` (a second time)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,19 +49,36 @@ class LedgerQueries:
     def open_ledger(self, week: str, now: datetime) -> LedgerOpened:
         """Prepare `week`'s ledger before a send: call under the publishing lock.
 
-        Rows left in `sending` by a run that died were in flight: the message may
-        or may not have arrived. Each becomes `unknown`; the first time, it goes
-        back to `pending` and is sent once more (a reader may get two copies rather
-        than none); the second time it stays `unknown` and is not sent again.
-        Then every active subscriber without a row gets a `pending` one.
+        A run that died may have left rows in flight. One in `sending` never had
+        its final "." sent, so no server accepted it: it is `pending` again, and
+        that try does not count. One in `handed` may have arrived: it counts an
+        unknown; the first time it goes back to `pending` and is sent once more (a
+        reader may get two copies rather than none), after that it stays `unknown`
+        and is never sent again. Then every active subscriber without a row gets a
+        `pending` one.
         """
         stamp = to_db_time(now)
         with self._tx() as db:
+            interrupted = db.execute(
+                "UPDATE deliveries SET status = 'pending', attempts = max(attempts - 1, 0), "
+                "at = ?, detail = 'interrupted before the handover' "
+                "WHERE week = ? AND status = 'sending'",
+                (stamp, week),
+            ).rowcount
+            now_unknown = [
+                str(r[0])
+                for r in db.execute(
+                    "SELECT s.email FROM deliveries d JOIN subscribers s "
+                    "ON s.id = d.subscriber_id "
+                    "WHERE d.week = ? AND d.status = 'handed' AND d.unknowns > 0",
+                    (week,),
+                )
+            ]
             in_flight = db.execute(
                 "UPDATE deliveries SET unknowns = unknowns + 1, at = ?, "
                 "status = CASE WHEN unknowns = 0 THEN 'pending' ELSE 'unknown' END, "
-                "detail = 'in flight when an earlier run stopped' "
-                "WHERE week = ? AND status = 'sending'",
+                "detail = 'handed over when an earlier run stopped, before the reply' "
+                "WHERE week = ? AND status = 'handed'",
                 (stamp, week),
             ).rowcount
             added = db.execute(
@@ -72,7 +91,9 @@ class LedgerQueries:
                 """,
                 (week, stamp, week),
             ).rowcount
-        return LedgerOpened(added=added, in_flight=in_flight)
+        return LedgerOpened(
+            added=added, interrupted=interrupted, in_flight=in_flight, unknown=now_unknown
+        )
 
     def due_deliveries(self, week: str, now: datetime, after: int, limit: int) -> list[int]:
         """Subscriber ids whose message is due (pending, or deferred and its time has
@@ -138,7 +159,7 @@ class LedgerQueries:
             SELECT s.email FROM subscribers s
             LEFT JOIN deliveries d ON d.week = :week AND d.subscriber_id = s.id
             WHERE s.status = 'active'
-              AND (d.status IS NULL OR d.status IN ('pending', 'sending')
+              AND (d.status IS NULL OR d.status IN ('pending', 'sending', 'handed')
                    OR (d.status = 'deferred' AND d.next_attempt <= :now))
             ORDER BY s.id LIMIT :limit
             """,
@@ -154,7 +175,7 @@ class LedgerQueries:
             SELECT
               (SELECT count(*) FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id
                WHERE d.week = :week AND s.status = 'active'
-                 AND (d.status IN ('pending', 'sending')
+                 AND (d.status IN ('pending', 'sending', 'handed')
                       OR (d.status = 'deferred' AND d.next_attempt <= :now)))
             + (SELECT count(*) FROM subscribers s WHERE s.status = 'active'
                AND NOT EXISTS (SELECT 1 FROM deliveries d
@@ -163,6 +184,16 @@ class LedgerQueries:
             {"week": week, "now": to_db_time(now)},
         ).fetchone()
         return int(row[0])
+
+    def delivery_handed(self, week: str, subscriber_id: int) -> None:
+        """Committed just before the final "." of DATA: from here on, a lost
+        connection (or a killed process) leaves the message's fate unknown."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE deliveries SET status = 'handed' "
+                "WHERE week = ? AND subscriber_id = ? AND status = 'sending'",
+                (week, subscriber_id),
+            )
 
     def release_delivery(self, week: str, subscriber_id: int, detail: str) -> None:
         """The message was never handed over (the connection failed before DATA):
@@ -272,7 +303,7 @@ class LedgerQueries:
         deferred)."""
         row = self._db.execute(
             "SELECT 1 FROM deliveries WHERE week = ? "
-            "AND status IN ('pending', 'sending', 'deferred') LIMIT 1",
+            "AND status IN ('pending', 'sending', 'handed', 'deferred') LIMIT 1",
             (week,),
         ).fetchone()
         return row is not None

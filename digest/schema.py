@@ -98,16 +98,19 @@ CREATE TABLE skipped_weeks (
 );
 
 -- The delivery ledger: one row per (issue, subscriber).
---   pending  -> sending (committed before the message is handed over)
---   sending  -> sent | deferred (4xx, retried after next_attempt) | failed (5xx)
---            | unknown (handed over, no reply: it may or may not have arrived)
--- A row found in `sending` when a run starts was in flight when a run died.
+--   pending  -> sending (claimed: committed before MAIL FROM)
+--   sending  -> handed   (committed just before the final "." of DATA)
+--            -> sent | deferred (4xx, retried after next_attempt) | failed (5xx)
+--            | unknown (handed over, then no reply: it may or may not have arrived)
+-- When a run starts, a row left in `sending` by a run that died was never
+-- completed (no server accepts a message without its final "."): it is pending
+-- again. A row left in `handed` may have arrived: it counts an unknown.
 CREATE TABLE deliveries (
     week          TEXT NOT NULL,
     subscriber_id INTEGER NOT NULL REFERENCES subscribers (id),
     status        TEXT NOT NULL
-                  CHECK (status IN ('pending', 'sending', 'sent', 'deferred', 'failed',
-                                    'unknown')),
+                  CHECK (status IN ('pending', 'sending', 'handed', 'sent', 'deferred',
+                                    'failed', 'unknown')),
     attempts      INTEGER NOT NULL DEFAULT 0,  -- times the message was offered
     unknowns      INTEGER NOT NULL DEFAULT 0,  -- times it was handed over with no reply
     next_attempt  TEXT,                        -- deferred: not before this time
@@ -158,8 +161,8 @@ CREATE TABLE deliveries_v2 (
     week          TEXT NOT NULL,
     subscriber_id INTEGER NOT NULL REFERENCES subscribers (id),
     status        TEXT NOT NULL
-                  CHECK (status IN ('pending', 'sending', 'sent', 'deferred', 'failed',
-                                    'unknown')),
+                  CHECK (status IN ('pending', 'sending', 'handed', 'sent', 'deferred',
+                                    'failed', 'unknown')),
     attempts      INTEGER NOT NULL DEFAULT 0,  -- times the message was offered
     unknowns      INTEGER NOT NULL DEFAULT 0,  -- times it was handed over with no reply
     next_attempt  TEXT,                        -- deferred: not before this time

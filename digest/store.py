@@ -11,6 +11,7 @@ about what goes into an issue (`digest.selection`).
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -51,6 +52,16 @@ def _run_script(db: sqlite3.Connection, script: str) -> None:
             db.execute(statement)
 
 
+_WRITERS: dict[Path, threading.RLock] = {}
+_WRITERS_GUARD = threading.Lock()
+
+
+def _writer_lock(path: Path) -> threading.RLock:
+    key = path.resolve()
+    with _WRITERS_GUARD:
+        return _WRITERS.setdefault(key, threading.RLock())
+
+
 class Store(LedgerQueries):
     """All SQL of digest. Use as a context manager, or call `close()`."""
 
@@ -63,6 +74,7 @@ class Store(LedgerQueries):
         except (OSError, sqlite3.Error) as e:
             raise StoreError(f"{path}: cannot open the database: {e}") from e
         self._db.row_factory = sqlite3.Row
+        self._writer = _writer_lock(path)
         try:
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA foreign_keys = ON")
@@ -83,13 +95,17 @@ class Store(LedgerQueries):
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        # Threads of one process (the sender's workers, each with its own Store)
+        # queue on a lock here rather than on SQLite's busy handler, which sleeps
+        # in steps of milliseconds; other processes still meet the busy timeout.
+        with self._writer:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     def _migrate(self) -> None:
         version = self._db.execute("PRAGMA user_version").fetchone()[0]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import smtplib
 import ssl
+from collections.abc import Callable
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Protocol
@@ -56,12 +57,22 @@ class ConnectFailed(DeliveryError):
 class Transport(Protocol):
     description: str
 
-    def send(self, sender: str, recipient: str, data: bytes) -> None: ...
+    def send(
+        self,
+        sender: str,
+        recipient: str,
+        data: bytes,
+        on_handover: Callable[[], None] | None = None,
+    ) -> None: ...
 
     def close(self) -> None: ...
 
 
-_DOT_AT_LINE_START = re.compile(rb"(?m)^\.")
+def dot_stuffed(data: bytes) -> bytes:
+    """DATA transparency (RFC 5321 4.5.2): a line starting with "." gets another.
+    `data` has CRLF line ends. bytes.replace, not a regex: ~20x faster on 170 KB."""
+    stuffed = data.replace(b"\n.", b"\n..")
+    return b"." + stuffed if stuffed.startswith(b".") else stuffed
 
 
 class SmtpTransport:
@@ -113,9 +124,20 @@ class SmtpTransport:
             raise
         return conn
 
-    def send(self, sender: str, recipient: str, data: bytes) -> None:
-        """MAIL, RCPT, DATA by hand (not `sendmail`), to know which side of the
-        handover a dropped connection happened on, and to read every reply code."""
+    def send(
+        self,
+        sender: str,
+        recipient: str,
+        data: bytes,
+        on_handover: Callable[[], None] | None = None,
+    ) -> None:
+        """MAIL, RCPT, DATA by hand (not `sendmail`), to read every reply code and
+        to know on which side of the handover a broken connection happened.
+
+        The message is written without its final "."; `on_handover` is called
+        (to commit that fact), then the "." goes out and the reply is awaited. A
+        server accepts nothing before that ".", so only a loss after it leaves the
+        message's fate unknown."""
         if self._conn is None:
             self._conn = self._connect()
         conn = self._conn
@@ -131,19 +153,22 @@ class SmtpTransport:
                     bounce=False,
                 )
             options = ["SMTPUTF8"]
+        body = dot_stuffed(data)
+        if not body.endswith(b"\r\n"):
+            body += b"\r\n"
         try:
             self._expect(conn.mail(parseaddr(sender)[1], options), 250)
             self._expect(conn.rcpt(recipient), 250, 251)
             conn.putcmd("data")
             self._expect(conn.getreply(), 354)
+            conn.send(body)
         except (smtplib.SMTPServerDisconnected, OSError) as e:
             self._drop()
             raise ConnectionLost(str(e) or type(e).__name__, handed_over=False) from e
-        body = _DOT_AT_LINE_START.sub(b"..", data)
-        if not body.endswith(b"\r\n"):
-            body += b"\r\n"
+        if on_handover is not None:
+            on_handover()
         try:
-            conn.send(body + b".\r\n")
+            conn.send(b".\r\n")
             code, reply = conn.getreply()
         except (smtplib.SMTPServerDisconnected, OSError) as e:
             self._drop()
@@ -191,7 +216,15 @@ class OutboxTransport:
         self.folder = folder
         self.description = f"outbox folder {folder}"
 
-    def send(self, sender: str, recipient: str, data: bytes) -> None:
+    def send(
+        self,
+        sender: str,
+        recipient: str,
+        data: bytes,
+        on_handover: Callable[[], None] | None = None,
+    ) -> None:
+        if on_handover is not None:
+            on_handover()
         m = re.search(rb"^X-Digest-Issue: *([^\r\n]+)", data, re.MULTILINE)
         week = m.group(1).decode("ascii", "replace") if m else "test"
         safe = re.sub(r"[^A-Za-z0-9._@-]+", "_", recipient)

@@ -112,6 +112,7 @@ def test_ledger_rows_move_from_pending_to_an_outcome(tmp_path: Path) -> None:
         retry_at = NOW + timedelta(minutes=5)
         store.delivery_deferred(WEEK, ids[1], NOW, retry_at, "451 try later")
         assert not store.delivery_failed(WEEK, ids[2], NOW, "550 no such user", bounce_after=2)
+        store.delivery_handed(WEEK, ids[3])
         assert store.delivery_unknown(WEEK, ids[3], NOW, "no reply")  # sent once more
         store.release_delivery(WEEK, ids[4], "connection lost before DATA")
         assert _ledger(store) == {
@@ -129,6 +130,7 @@ def test_ledger_rows_move_from_pending_to_an_outcome(tmp_path: Path) -> None:
         assert rows["d@example.com"].unknowns == 1
         # The resend also gets no reply: it stays unknown, never sent a third time.
         assert store.claim_delivery(WEEK, ids[3], NOW)
+        store.delivery_handed(WEEK, ids[3])
         assert not store.delivery_unknown(WEEK, ids[3], NOW, "no reply again")
         assert _ledger(store)["d@example.com"] == "unknown"
         assert store.ledger_open(WEEK)  # b deferred, e pending
@@ -140,14 +142,24 @@ def test_in_flight_rows_of_a_killed_run_are_sent_at_most_once_more(tmp_path: Pat
     with Store(tmp_path / "db.sqlite3") as store:
         a = store.add_subscriber("a@example.com", "", NOW)[0].id
         store.open_ledger(WEEK, NOW)
-        assert store.claim_delivery(WEEK, a, NOW)  # ... and the process is killed
+        assert store.claim_delivery(WEEK, a, NOW)  # killed before the final "."
     with Store(tmp_path / "db.sqlite3") as store:
-        assert store.open_ledger(WEEK, NOW).in_flight == 1
-        assert _ledger(store) == {"a@example.com": "pending"}
-        assert store.claim_delivery(WEEK, a, NOW)  # killed again while resending
+        opened = store.open_ledger(WEEK, NOW)
+        assert (opened.interrupted, opened.in_flight) == (1, 0)  # no server took it
+        row = store.delivery_rows(WEEK)[0]
+        assert (row.status, row.attempts, row.unknowns) == ("pending", 0, 0)
+        assert store.claim_delivery(WEEK, a, NOW)
+        store.delivery_handed(WEEK, a)  # killed after the final ".", before the reply
     with Store(tmp_path / "db.sqlite3") as store:
-        assert store.open_ledger(WEEK, NOW).in_flight == 1
-        assert _ledger(store) == {"a@example.com": "unknown"}
+        opened = store.open_ledger(WEEK, NOW)
+        assert (opened.in_flight, opened.unknown) == (1, [])
+        assert _ledger(store) == {"a@example.com": "pending"}  # sent once more
+        assert store.claim_delivery(WEEK, a, NOW)
+        store.delivery_handed(WEEK, a)  # ... and killed in the same place again
+    with Store(tmp_path / "db.sqlite3") as store:
+        opened = store.open_ledger(WEEK, NOW)
+        assert (opened.in_flight, opened.unknown) == (1, ["a@example.com"])
+        assert _ledger(store) == {"a@example.com": "unknown"}  # never a third copy
         assert store.due_deliveries(WEEK, NOW, 0, 10) == []
         assert not store.ledger_open(WEEK)
 
