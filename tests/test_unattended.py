@@ -349,3 +349,46 @@ def test_two_runs_at_the_same_instant_publish_once(
     expected = {f"{n}.{i}@example.com" for n in ("ann", "bob", "cho") for i in range(ROUNDS)}
     assert set(received) == expected
     assert set(received.values()) == {1}  # nobody got it twice
+
+
+@pytest.mark.parametrize(
+    ("late", "published"), [(timedelta(hours=3), True), (timedelta(hours=20), False)]
+)
+def test_a_daemon_started_after_publish_time_decides_at_once(
+    world: tuple[Path, Settings, FeedServer, SmtpSink], late: timedelta, published: bool
+) -> None:
+    """The daemon was down at publish time and starts `late` after it (fake clock):
+    within the lateness it publishes on start, beyond it it skips, recorded."""
+    import threading
+
+    from digest.credentials import load_secrets
+    from digest.daemon import run_daemon
+
+    config, settings, _, sink = world
+    assert run_at(config, TUESDAY) == 0  # installed on Tuesday, W47 due on Sunday 23:00Z
+    stop = threading.Event()
+    with time_machine.travel(W47_DUE + late, tick=True):
+        daemon = threading.Thread(target=run_daemon, args=(settings, load_secrets(), stop))
+        daemon.start()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and len(reports_of(settings, "daemon")) < 1:
+            time.sleep(0.05)
+        stop.set()
+        daemon.join(timeout=30)
+    assert not daemon.is_alive()
+    decisions = reports_of(settings, "daemon")[0]["decisions"]
+    with Store(settings.storage_path) as store:
+        if published:
+            assert weeks_received(sink) == Counter({(W47, a): 1 for a in SUBSCRIBERS})
+            assert store.issue_sent_at(W47) is not None
+        else:
+            assert not sink.received
+            assert "lateness" in (store.skipped_reason(W47) or "")
+            assert decisions[-1]["action"] == "skip: too late"  # type: ignore[index]
+
+
+def reports_of(settings: Settings, verb: str) -> list[dict[str, object]]:
+    folder = settings.schedule.reports_dir
+    if not folder.exists():
+        return []
+    return [json.loads(p.read_text("utf-8")) for p in sorted(folder.glob(f"*-{verb}.json"))]
