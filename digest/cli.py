@@ -279,11 +279,11 @@ def _dispatch(args: argparse.Namespace) -> int:
 def _run(settings: Settings, store: Store) -> int:
     import threading
 
-    from digest.console import stop_on_signals
+    from digest.console import send_progress, stop_on_signals
     from digest.pipeline import run_once
 
-    with stop_on_signals(threading.Event()) as stop:
-        result = run_once(settings, load_secrets(), store, utc_now, stop=stop)
+    with stop_on_signals(threading.Event()) as stop, send_progress() as progress:
+        result = run_once(settings, load_secrets(), store, utc_now, stop=stop, progress=progress)
     for line in result.gather.summary_lines():
         print(line)
     for decision in result.decisions:
@@ -295,7 +295,7 @@ def _run(settings: Settings, store: Store) -> int:
             print(line)
     if result.report_path:
         print(f"report: {result.report_path}")
-    failed = bool(result.delivery and result.delivery.failed)
+    failed = bool(result.delivery and (result.delivery.failed or result.delivery.unknown))
     return 1 if failed or result.gather.all_failed else 0
 
 

@@ -331,6 +331,7 @@ def run_once(
     *,
     stop: threading.Event | None = None,
     verb: str = "run",
+    progress: Callable[[DeliveryReport], None] | None = None,
 ) -> RunReport:
     """One unattended run; `digest run` (cron) and every job of `digest daemon`.
 
@@ -364,7 +365,7 @@ def run_once(
     )
     try:
         with publishing_lock(settings.storage_path, nested=True):
-            _act(settings, secrets, store, clock, report, installed_at, stop)
+            _act(settings, secrets, store, clock, report, installed_at, stop, progress)
     except LockBusy as e:
         report.action = "another process is publishing"
         report.notes.append(e.message)
@@ -382,6 +383,7 @@ def _act(
     report: RunReport,
     installed_at: datetime,
     stop: threading.Event | None,
+    progress: Callable[[DeliveryReport], None] | None = None,
 ) -> None:
     now = clock()
     acted = False
@@ -399,7 +401,9 @@ def _act(
                 return
             log.info("%s: %s (%s)", week, decision.action, decision.reason)
             freeze_week(settings, store, week, clock())
-            built, delivery = send(settings, secrets, store, week, clock, stop=stop)
+            built, delivery = send(
+                settings, secrets, store, week, clock, stop=stop, progress=progress
+            )
             report.week, report.built, report.delivery, acted = week, built, delivery, True
             if delivery.empty:
                 store.skip_week(week, clock(), "no stories (empty_week = skip)")
