@@ -16,7 +16,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, datetime
 
-from digest.models import Subscriber
+from digest.models import Post, Subscriber
 
 SCHEMA_VERSION = 2
 
@@ -201,4 +201,34 @@ def subscriber_from_row(row: sqlite3.Row) -> Subscriber:
         name=row["name"],
         status=row["status"],
         created=from_db_time(row["created"]),
+    )
+
+
+def post_values(p: Post) -> tuple[object, ...]:
+    """A post's columns in table order: feed_url, post_id, url, title, summary,
+    published, first_seen, language, date_from_feed (posts and issue_posts)."""
+    return (
+        p.feed_url,
+        p.post_id,
+        p.url,
+        p.title,
+        p.summary,
+        to_db_time(p.published),
+        to_db_time(p.first_seen),
+        p.language,
+        int(p.date_from_feed),
+    )
+
+
+def post_from_row(r: sqlite3.Row) -> Post:
+    return Post(
+        feed_url=r["feed_url"],
+        post_id=r["post_id"],
+        url=r["url"],
+        title=r["title"],
+        summary=r["summary"],
+        published=from_db_time(r["published"]),
+        first_seen=from_db_time(r["first_seen"]),
+        language=r["language"],
+        date_from_feed=bool(r["date_from_feed"]),
     )

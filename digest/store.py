@@ -26,6 +26,8 @@ from digest.schema import (
     SCHEMA_VERSION,
     from_db_time,
     opt_time,
+    post_from_row,
+    post_values,
     subscriber_from_row,
     to_db_time,
 )
@@ -216,17 +218,7 @@ class Store(LedgerQueries):
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (feed_url, post_id) DO NOTHING
                     """,
-                    (
-                        p.feed_url,
-                        p.post_id,
-                        p.url,
-                        p.title,
-                        p.summary,
-                        to_db_time(p.published),
-                        to_db_time(p.first_seen),
-                        p.language,
-                        int(p.date_from_feed),
-                    ),
+                    post_values(p),
                 )
                 if cur.rowcount:
                     new += 1
@@ -245,20 +237,7 @@ class Store(LedgerQueries):
             "ORDER BY published DESC, feed_url, post_id",
             (to_db_time(start), to_db_time(end)),
         ).fetchall()
-        return [
-            Post(
-                feed_url=r["feed_url"],
-                post_id=r["post_id"],
-                url=r["url"],
-                title=r["title"],
-                summary=r["summary"],
-                published=from_db_time(r["published"]),
-                first_seen=from_db_time(r["first_seen"]),
-                language=r["language"],
-                date_from_feed=bool(r["date_from_feed"]),
-            )
-            for r in rows
-        ]
+        return [post_from_row(r) for r in rows]
 
     def count_posts(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM posts").fetchone()[0])
@@ -415,21 +394,7 @@ class Store(LedgerQueries):
                                          published, first_seen, language, date_from_feed)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
-                [
-                    (
-                        week,
-                        p.feed_url,
-                        p.post_id,
-                        p.url,
-                        p.title,
-                        p.summary,
-                        to_db_time(p.published),
-                        to_db_time(p.first_seen),
-                        p.language,
-                        int(p.date_from_feed),
-                    )
-                    for p in posts
-                ],
+                [(week, *post_values(p)) for p in posts],
             )
             db.execute("UPDATE issues SET frozen_at = ? WHERE week = ?", (to_db_time(now), week))
         return True
@@ -440,7 +405,7 @@ class Store(LedgerQueries):
             "SELECT * FROM issue_posts WHERE week = ? ORDER BY published DESC, feed_url, post_id",
             (week,),
         ).fetchall()
-        return [self._post(r) for r in rows]
+        return [post_from_row(r) for r in rows]
 
     def posts_first_seen_between(
         self, since: datetime, until: datetime, *, published_before: datetime
@@ -452,21 +417,7 @@ class Store(LedgerQueries):
             "ORDER BY published DESC, feed_url, post_id",
             (to_db_time(since), to_db_time(until), to_db_time(published_before)),
         ).fetchall()
-        return [self._post(r) for r in rows]
-
-    @staticmethod
-    def _post(r: sqlite3.Row) -> Post:
-        return Post(
-            feed_url=r["feed_url"],
-            post_id=r["post_id"],
-            url=r["url"],
-            title=r["title"],
-            summary=r["summary"],
-            published=from_db_time(r["published"]),
-            first_seen=from_db_time(r["first_seen"]),
-            language=r["language"],
-            date_from_feed=bool(r["date_from_feed"]),
-        )
+        return [post_from_row(r) for r in rows]
 
     def skip_week(self, week: str, now: datetime, reason: str) -> bool:
         """Record that `week` is not published, and why; False when it was recorded already."""
