@@ -206,8 +206,8 @@ class _Run:
     progress: Callable[[DeliveryReport], None] | None
     lock: threading.Lock = field(default_factory=threading.Lock)
     fatal: list[BaseException] = field(default_factory=list)
-    connected: threading.Event = field(default_factory=threading.Event)  # a message went out
-    active: int = 0  # workers still at work
+    active: int = 0  # workers not retired after a refused connection
+    alive: int = 0  # worker threads not yet finished
 
     def tally(self, update: Callable[[DeliveryReport], None]) -> None:
         with self.lock:
@@ -288,7 +288,7 @@ def deliver(
         )
         for i in range(workers)
     ]
-    run.active = len(threads)
+    run.active = run.alive = len(threads)
     started = time.perf_counter()
     for t in threads:
         t.start()
@@ -336,6 +336,7 @@ def _put(work: queue.Queue[int | None], item: int | None, threads: list[threadin
 def _worker(run: _Run, work: queue.Queue[int | None], transport: Transport) -> None:
     store = Store(run.store_path)
     sent_on_connection = 0
+    subscriber_id: int | None = None
     try:
         while True:
             subscriber_id = work.get()
@@ -348,29 +349,43 @@ def _worker(run: _Run, work: queue.Queue[int | None], transport: Transport) -> N
                 transport.close()  # the provider's cap per connection: start a new one
                 sent_on_connection = 0
             sent_on_connection += _deliver_one(run, store, transport, subscriber_id)
-            run.connected.set()
     except ConnectFailed as e:
         with run.lock:
-            # Others got through and are still at work: the relay caps parallel
-            # sessions. Go on with fewer. The last one standing may not give up.
-            retire = run.connected.is_set() and run.active > 1
+            # Other connections are still at work: the relay caps parallel sessions
+            # (or refused this one). Go on with fewer; the last one may not give up.
+            retire = run.active > 1
             if retire:
                 run.active -= 1
             else:
                 run.fatal.append(e)
-        if retire:
-            log.warning("%s; going on with the other connections", e)
+        if not retire:
+            run.stop.set()
             return
-        run.stop.set()
+        log.warning("%s; going on with the other connections", e)
+        if subscriber_id is not None:
+            _requeue(run, work, subscriber_id)  # its row was released: someone else sends it
     except BaseException as e:
         with run.lock:
             run.fatal.append(e)
         run.stop.set()  # the others finish their message in flight and stop
     finally:
+        with run.lock:
+            run.alive -= 1
         try:
             transport.close()
         finally:
             store.close()
+
+
+def _requeue(run: _Run, work: queue.Queue[int | None], subscriber_id: int) -> None:
+    # Only while another worker can take it; otherwise the row, released, waits
+    # for the next run (the issue stays open until it is sent).
+    while not run.stop.is_set() and run.alive > 1:
+        try:
+            work.put(subscriber_id, timeout=0.2)
+            return
+        except queue.Full:
+            continue
 
 
 def _deliver_one(run: _Run, store: Store, transport: Transport, subscriber_id: int) -> int:

@@ -125,6 +125,7 @@ class _Handler:
     seen: Counter[tuple[str, str]] = field(default_factory=Counter)  # (command, key) → times
     data_commands: int = 0  # end-of-data seen, for drop_every
     on_message: Callable[[Received], None] | None = None  # called after each accepted message
+    max_sessions: int | None = None  # refuse EHLO with 421 after this many sessions
 
     @property
     def greetings(self) -> int:
@@ -135,6 +136,9 @@ class _Handler:
     ) -> list[str]:
         with self.lock:
             self.stats.sessions += 1
+            refused = self.max_sessions is not None and self.stats.sessions > self.max_sessions
+        if refused:  # as relays that cap connections answer; the client then leaves
+            return ["421 4.7.0 too many connections, try again later"]
         session.host_name = hostname
         return responses
 
@@ -276,14 +280,17 @@ class SmtpSink:
         data_rate: float = 0.0,
         drop_every: int = 0,
         seed: int = 0,
+        max_sessions: int | None = None,
     ) -> None:
-        """`login`: require AUTH with this (username, password); loopback only, so
-        without TLS (as a test relay; never expose it). `keep=False`: keep only a
-        `Receipt` per recipient, not the message bytes (`received` stays empty).
+        """`max_sessions`: answer EHLO with 421 once that many (0: any) sessions were
+        opened (a relay capping connections). `login`: require AUTH with this
+        (username, password); loopback only, so without TLS (as a test relay; never
+        expose it). `keep=False`: keep only a `Receipt` per recipient, not the
+        message bytes (`received` stays empty).
         `port` 0 picks a free one. `fast_data`: read message data in large chunks
         (for benchmarks: aiosmtpd's line-by-line reading would be the bottleneck).
         The fault arguments are those of `faults()`."""
-        self._handler = _Handler(folder, keep=keep)
+        self._handler = _Handler(folder, keep=keep, max_sessions=max_sessions)
         self.faults(rcpt_rate=rcpt_rate, data_rate=data_rate, drop_every=drop_every, seed=seed)
         self.host = "127.0.0.1"
         self.port = port or _free_port()

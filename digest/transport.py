@@ -101,7 +101,11 @@ class SmtpTransport:
         except (OSError, smtplib.SMTPException) as e:
             raise ConnectFailed(f"{self.description}: cannot connect: {e}") from e
         try:
-            conn.ehlo()
+            code, reply = conn.ehlo()
+            if code == 421:  # e.g. "too many connections": this session is refused
+                raise smtplib.SMTPConnectError(code, reply)
+            if code != 250:
+                conn.helo()  # a server without ESMTP
             if s.security == "starttls":
                 conn.starttls(context=context)
                 conn.ehlo()

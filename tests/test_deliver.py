@@ -379,3 +379,28 @@ def test_golden_message(write_config: Callable[..., tuple[Path, Settings]], addr
     assert text == path.read_bytes().decode("utf-8"), (
         f"{path.name} differs; if the change is intended, run with DIGEST_UPDATE_GOLDEN=1"
     )
+
+
+def test_a_relay_that_refuses_extra_sessions_gets_fewer_connections(
+    write_config: Callable[..., tuple[Path, Settings]],
+) -> None:
+    with SmtpSink(max_sessions=2) as sink:
+        _, settings = write_config(smtp_config(sink, "connections = 4"))
+        with Store(settings.storage_path) as store:
+            subscribe(store, 30)
+            report = run(settings, store)
+            assert report.sent == 30 and not store.ledger_open(WEEK)
+        assert set(sink.counts().values()) == {1} and len(sink.counts()) == 30
+        assert sink.stats().sessions == 4  # two got a 421 and were not tried again
+
+
+def test_a_relay_refusing_every_session_stops_the_run_and_fails_nobody(
+    write_config: Callable[..., tuple[Path, Settings]],
+) -> None:
+    with SmtpSink(max_sessions=0) as sink:
+        _, settings = write_config(smtp_config(sink, "connections = 3"))
+        with Store(settings.storage_path) as store:
+            subscribe(store, 5)
+            with pytest.raises(DeliveryError, match="421"):
+                run(settings, store)
+            assert set(statuses(store).values()) == {"pending"}
