@@ -10,6 +10,7 @@ states' meaning (documented with the table in `digest.schema`).
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,10 +42,9 @@ class DeliveryRow:
 class LedgerQueries:
     """Mixed into `Store`, which provides the connection and transactions."""
 
+    # Provided by Store: its connection, and one write transaction at a time.
     _db: sqlite3.Connection
-
-    def _tx(self) -> AbstractContextManager[sqlite3.Connection]:
-        raise NotImplementedError
+    _tx: Callable[[], AbstractContextManager[sqlite3.Connection]]
 
     def open_ledger(self, week: str, now: datetime) -> LedgerOpened:
         """Prepare `week`'s ledger before a send: call under the publishing lock.
