@@ -24,9 +24,9 @@ from pathlib import Path
 
 from digest.config import parse_settings
 from digest.models import GLOBAL_SECTION, AlsoReported, Issue, Post, Section, Story
-from digest.pipeline import build
-from digest.render import personalize, render_issue
-from digest.store import Store
+from digest.render.issue import personalize, render_issue
+from digest.run.pipeline import build
+from digest.state.store import Store
 
 MAX_SECONDS = 0.5
 MAX_BYTES = 102 * 1024  # Gmail clips at 102 KB

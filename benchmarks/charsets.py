@@ -1,4 +1,4 @@
-"""Charset and date check of `digest.gather` on feedparser's own test feeds.
+"""Charset and date check of `digest.fetch.gather` on feedparser's own test feeds.
 
 Runs every `encoding__*`, `illformed__chardet__*` and date-related `wellformed__*`
 file of the feedparser test corpus (BSD-licensed, see shared/corpus/SOURCES.md)
@@ -25,7 +25,7 @@ mojibake itself, e.g. `bozo_linenoise`).
 Dates: for files whose `Expect:` states an entry date (`entries[0]['published']
 == '...'` or `entries[0]['updated_parsed'] == (...)`), the stored `published` is
 compared with that date (parsed here with the standard library, not with
-`digest.dates`). feedparser's date files have entries with neither title nor
+`digest.fetch.dates`). feedparser's date files have entries with neither title nor
 link, which gather never stores; the benchmark adds `<title>entry</title>` to
 each title-less `<item>`/`<entry>` of every ASCII-compatible file (the only
 change made to any file) so that every entry reaches the store.
@@ -57,11 +57,11 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 from digest.config import parse_settings
-from digest.feedserver import FeedServer, Route
-from digest.gather import FAILED, GatherReport, gather
+from digest.fetch.gather import FAILED, GatherReport, gather
+from digest.fetch.normalize import html_to_text
+from digest.loopback.feedserver import FeedServer, Route
 from digest.models import Post
-from digest.normalize import html_to_text
-from digest.store import Store
+from digest.state.store import Store
 
 DEFAULT_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "feedparser-tests"
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -72,7 +72,7 @@ _DATE_WORDS = re.compile(
 _CJK_FILES = re.compile(r"big5|euc-?kr|euc-?jp|gb2312|shift_?jis", re.I)
 _CJK = re.compile("[\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 # UTF-8 lead byte + continuation bytes as windows-1252 shows them. Written here
-# independently of digest.charset, so the check does not grade its own homework.
+# independently of digest.fetch.charset, so the check does not grade its own homework.
 _MOJIBAKE = re.compile(
     "[ÂÃ][\u0080-\u00bf€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™šœžŸ]"
     "|[à-ï][\u0080-\u00bf€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™šœžŸ]{2}"

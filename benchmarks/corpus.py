@@ -1,7 +1,7 @@
 """The labelled feed corpus, read through digest's real gathering path.
 
 Owns: serving a folder of feed files over loopback HTTP, gathering them with
-`digest.gather` into a temporary SQLite store, and matching every row of a
+`digest.fetch.gather` into a temporary SQLite store, and matching every row of a
 labels file (`file`, `item`, `title`, `country`, `is_ai`, tab-separated; `item`
 is the entry's guid/id as feedparser reports it, else its link) to the stored
 `Post`. Shared by the benchmarks that score classification and relevance.
@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from digest.cluster import title_key
 from digest.config import Settings, parse_settings
-from digest.feedserver import FeedServer
-from digest.gather import gather
+from digest.editorial.cluster import title_key
+from digest.fetch.gather import gather
+from digest.fetch.normalize import canonical_url
+from digest.loopback.feedserver import FeedServer
 from digest.models import Post
-from digest.normalize import canonical_url
-from digest.store import Store
+from digest.state.store import Store
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 DEFAULT_FEEDS = SHARED / "feeds"

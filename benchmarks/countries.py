@@ -22,7 +22,7 @@ from pathlib import Path
 
 from corpus import DEFAULT_FEEDS, DEFAULT_HINTS, DEFAULT_LABELS, gather_corpus, read_hints
 
-from digest.classify import Classifier, load_places
+from digest.editorial.classify import Classifier, load_places
 
 GLOBAL = "Global"
 

@@ -1,10 +1,10 @@
 """Delivery that scales and never sends twice: throughput, memory, faults, crashes.
 
-Every part sends a real issue (80 stories built from SQLite by `digest.pipeline`,
+Every part sends a real issue (80 stories built from SQLite by `digest.run.pipeline`,
 40 more reports merged into "also reported by" links: an ~84 KB HTML part, a
 ~157 KB message, like benchmarks/email_render.py's issue) to subscribers in a
 real SQLite file, through an aiosmtpd sink on 127.0.0.1 running in a process of
-its own (`digest.mailsink.SinkProcess`: keep=False, so it counts messages per
+its own (`digest.loopback.mailsink.SinkProcess`: keep=False, so it counts messages per
 recipient and keeps no bytes; fast_data, so that reading DATA line by line does
 not make the sink the bottleneck), and prints figures, targets and PASS/FAIL:
 
@@ -12,7 +12,7 @@ not make the sink the bottleneck), and prints figures, targets and PASS/FAIL:
   after digest): a bare smtplib loop, one `smtplib.SMTP` per thread over the same
   number of connections (`[delivery] connections`, 4), sending the same bytes (one
   composed message, composed outside the timed part) to the same addresses.
-  Then `digest.pipeline.send` (build + deliver, as `digest send` runs it).
+  Then `digest.run.pipeline.send` (build + deliver, as `digest send` runs it).
   Target: digest's messages/s ≥ 0.8 × the better baseline. Peak RSS of a fresh
   `python -m digest send` at N/10 and at N subscribers (os.wait4's ru_maxrss);
   target: growth ≤ 5 MB (about 0.5 KB per extra subscriber: the ledger lives in
@@ -62,9 +62,9 @@ from email_render import STORIES_BY_COUNTRY  # noqa: E402  (a sibling benchmark)
 
 from digest.config import Settings, load_settings  # noqa: E402
 from digest.credentials import ENV_SECRET, load_secrets  # noqa: E402
-from digest.mailsink import SinkProcess  # noqa: E402
+from digest.loopback.mailsink import SinkProcess  # noqa: E402
 from digest.models import Post  # noqa: E402
-from digest.store import Store, to_db_time  # noqa: E402
+from digest.state.store import Store, to_db_time  # noqa: E402
 
 WEEK = "2026-W47"  # publish Mon 2026-11-23 08:00 Asia/Tokyo
 STORIES = 80
@@ -235,8 +235,8 @@ def utc_now() -> datetime:
 def message_bytes(world: World) -> tuple[bytes, str, str]:
     """One subscriber's message exactly as digest composes it, the sender address,
     and a description of the issue."""
-    from digest import compose as composing
-    from digest.pipeline import build
+    from digest.mail import compose as composing
+    from digest.run.pipeline import build
 
     key = load_secrets().require_signing_key()
     with Store(world.settings.storage_path) as store:
@@ -425,7 +425,7 @@ def run_to_completion(world: World, tag: str, runs: list[RunResult]) -> bool:
 
 
 def part_throughput(tmp: Path, subscribers: int, connections: int) -> bool:
-    from digest.pipeline import send
+    from digest.run.pipeline import send
 
     print(f"== throughput: {subscribers:,} subscribers, {connections} connections")
     ok = True

@@ -1,6 +1,6 @@
 """Near-duplicate clustering: accuracy on the labelled corpus pairs, and speed.
 
-Checks the acceptance figures of `digest.cluster`:
+Checks the acceptance figures of `digest.editorial.cluster`:
 
 - pairwise precision ≥ 0.95 and recall ≥ 0.80 on the labelled pairs of
   tests/data/duplicate_pairs.tsv, clustering the whole shared corpus at once
@@ -37,10 +37,10 @@ from pathlib import Path
 
 import feedparser
 
-from digest.classify import Classifier
-from digest.cluster import Batch, Doc, cluster
 from digest.config import DEFAULT_COUNTRIES, FeedSettings
-from digest.normalize import normalize_entries
+from digest.editorial.classify import Classifier
+from digest.editorial.cluster import Batch, Doc, cluster
+from digest.fetch.normalize import normalize_entries
 
 ROOT = Path(__file__).resolve().parents[1]
 FEEDS = ROOT.parent / "shared" / "corpus" / "feeds"
@@ -56,7 +56,7 @@ SOURCES = 120
 REPEATS = 3
 MUTATION = 0.7  # share of a corpus entry's words replaced to make a new story
 
-# Names as selection gives them to the clusterer (digest.selection.merge_duplicates).
+# Names as selection gives them to the clusterer (digest.editorial.selection.merge_duplicates).
 NAMES = Classifier(DEFAULT_COUNTRIES)
 
 

@@ -8,7 +8,7 @@ titles), and the figures printed for it, in both languages:
 - `render_issue` time, first in the process and warm; the build (render +
   personalize + archive files, as `digest build` runs after selection) must
   take < 0.5 s;
-- premailer runs per render (`digest.render.PREMAILER_CALLS`): 1 expected;
+- premailer runs per render (`digest.render.issue.PREMAILER_CALLS`): 1 expected;
 - the personalised HTML part against Gmail's 102 KB clipping limit;
 - screenshots at 375 and 600 px into var/screenshots/ (tests/browser.py),
   and any element that sticks out of the viewport.
@@ -28,11 +28,11 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from digest import render
-from digest.archive import write_issue
 from digest.config import Settings, parse_settings
 from digest.models import GLOBAL_SECTION, AlsoReported, Issue, Section, Story
-from digest.render import personalize, render_issue
+from digest.render import issue as render
+from digest.render.issue import personalize, render_issue
+from digest.web.archive import write_issue
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,4 +1,4 @@
-"""Benchmark of `digest.gather`: concurrent versus sequential, first and second run.
+"""Benchmark of `digest.fetch.gather`: concurrent versus sequential, first and second run.
 
 Serves N feeds × M items (RSS 2.0 and Atom, en/ja/zh/ko) from a real loopback
 `FeedServer` that waits `--delay` seconds before every answer (304s included),
@@ -34,9 +34,9 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from digest.config import GatherSettings, Settings, parse_settings
-from digest.feedserver import FeedServer, Route
-from digest.gather import GatherReport, gather
-from digest.store import Store
+from digest.fetch.gather import GatherReport, gather
+from digest.loopback.feedserver import FeedServer, Route
+from digest.state.store import Store
 
 NOW = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
 

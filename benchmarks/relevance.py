@@ -16,7 +16,7 @@ from pathlib import Path
 
 from corpus import DEFAULT_FEEDS, DEFAULT_LABELS, gather_corpus
 
-from digest.relevance import Relevance, load_topics
+from digest.editorial.relevance import Relevance, load_topics
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,7 +2,7 @@
 
 Owns: argument parsing, help texts, turning reports into printed lines and
 exit codes, and printing a `DigestError` as a message plus hint instead of a
-traceback. Doesn't own: any step of the pipeline (see `digest.pipeline`).
+traceback. Doesn't own: any step of the pipeline (see `digest.run.pipeline`).
 
 Exit codes: 0 ok; 1 a run failed (every feed failed, a message failed, a
 delivery error); 2 bad config, bad arguments or a refused address; 75 another
@@ -21,12 +21,12 @@ from pathlib import Path
 from digest import __version__
 from digest.config import Settings, config_path, load_settings
 from digest.credentials import load_secrets
+from digest.editorial.selection import latest_due_week, next_week, parse_week
 from digest.errors import DigestError
 from digest.logs import FORMATS
 from digest.logs import configure as configure_logs
-from digest.selection import latest_due_week, next_week, parse_week
-from digest.store import Store
-from digest.subscribers import clean_name, normalize_address, read_csv, write_csv
+from digest.state.store import Store
+from digest.state.subscribers import clean_name, normalize_address, read_csv, write_csv
 
 log = logging.getLogger("digest")
 
@@ -235,7 +235,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "demo":
-        from digest.demo import run_demo
+        from digest.loopback.demo import run_demo
 
         return run_demo(args.dir)
     settings = _settings(args)  # validates the whole file before any network I/O
@@ -243,14 +243,14 @@ def _dispatch(args: argparse.Namespace) -> int:
         if args.command == "subscribers":
             return _subscribers(args, store)
         if args.command == "gather":
-            from digest.gather import gather
+            from digest.fetch.gather import gather
 
             report = gather(settings, store, utc_now())
             for line in report.summary_lines():
                 print(line)
             return 1 if report.all_failed else 0
         if args.command == "build":
-            from digest.pipeline import build
+            from digest.run.pipeline import build
 
             week = args.week or latest_due_week(utc_now(), settings)
             built = build(settings, store, week, utc_now())
@@ -270,7 +270,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         if args.command == "run":
             return _run(settings, store)
         if args.command == "daemon":
-            from digest.daemon import run_daemon
+            from digest.run.daemon import run_daemon
 
             return run_daemon(settings, load_secrets())
     raise AssertionError(f"unhandled command {args.command}")
@@ -279,8 +279,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 def _run(settings: Settings, store: Store) -> int:
     import threading
 
-    from digest.console import send_progress, stop_on_signals
-    from digest.pipeline import run_once
+    from digest.run.console import send_progress, stop_on_signals
+    from digest.run.pipeline import run_once
 
     with stop_on_signals(threading.Event()) as stop, send_progress() as progress:
         result = run_once(settings, load_secrets(), store, utc_now, stop=stop, progress=progress)
@@ -303,7 +303,7 @@ def _preview(args: argparse.Namespace, settings: Settings, store: Store) -> int:
     import tempfile
     import webbrowser
 
-    from digest.pipeline import preview
+    from digest.run.pipeline import preview
 
     now = utc_now()
     # The issue an editor wants to look at is the one being collected: due next.
@@ -320,8 +320,8 @@ def _preview(args: argparse.Namespace, settings: Settings, store: Store) -> int:
 def _send(args: argparse.Namespace, settings: Settings, store: Store) -> int:
     import threading
 
-    from digest.console import send_progress, stop_on_signals
-    from digest.pipeline import send, send_test
+    from digest.run.console import send_progress, stop_on_signals
+    from digest.run.pipeline import send, send_test
 
     secrets = load_secrets()
     week = args.week or latest_due_week(utc_now(), settings)
@@ -389,7 +389,7 @@ def _subscribers(args: argparse.Namespace, store: Store) -> int:
         if args.file == "-":
             sys.stdout.write(data)
         else:
-            from digest.files import write_atomic
+            from digest.state.files import write_atomic
 
             write_atomic(Path(args.file), data)
         return 0

@@ -3,7 +3,7 @@
 Owns: reading the hand-edited TOML config (default `config/digest.toml`, or
 `--config`, or `$DIGEST_CONFIG`) into frozen dataclasses, validating every key
 before any network I/O, and reading secrets from the environment / `.env`.
-Doesn't own: machine state (that is SQLite, see `digest.store`).
+Doesn't own: machine state (that is SQLite, see `digest.state.store`).
 
 Every default is documented here, next to where it is defined; the README's
 config reference mirrors this file. Relative paths in the config are resolved

@@ -4,12 +4,12 @@ Owns: the shapes every stage agrees on, and nothing else (no I/O, no logic
 beyond trivial derived properties).
 
 - `Post` is what gathering produces once feedparser output has been normalised
-  (see `digest.normalize`), and what the store keeps.
+  (see `digest.fetch.normalize`), and what the store keeps.
 - `FeedState` is the per-feed machine state kept between runs (conditional GET
   validators, failures).
 - `Subscriber` is a row of the mailing list.
 - `Issue`, `Section`, `Story`, `AlsoReported` form the view model of one weekly
-  issue: built whole by `digest.selection`, then rendered and archived. Templates
+  issue: built whole by `digest.editorial.selection`, then rendered and archived. Templates
   receive these, never storage rows.
 
 All datetimes are timezone-aware; those stored or compared are in UTC.

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from digest.config import Settings, load_settings
-from digest.feedserver import FeedServer
-from digest.mailsink import SmtpSink
+from digest.loopback.feedserver import FeedServer
+from digest.loopback.mailsink import SmtpSink
 
 TEST_SECRET = "test-secret-0123456789-abcdefghij"
 

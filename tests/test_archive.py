@@ -1,4 +1,4 @@
-"""Tests of digest.archive: issue pages, JSON, index.html and the Atom feed."""
+"""Tests of digest.web.archive: issue pages, JSON, index.html and the Atom feed."""
 
 from __future__ import annotations
 
@@ -18,12 +18,12 @@ import pytest
 from markupsafe import escape as markup_escape
 from test_render import SCRIPT_TITLE, glance_rows, make_issue, make_settings
 
-from digest import archive
-from digest.archive import issue_from_json, issue_to_json, rebuild_index, write_issue
 from digest.config import Settings
 from digest.errors import WeekError
 from digest.models import Issue, Section
-from digest.render import render_issue
+from digest.render.issue import render_issue
+from digest.web import archive
+from digest.web.archive import issue_from_json, issue_to_json, rebuild_index, write_issue
 
 BASE = "https://digest.example.org/archive/"
 
@@ -359,7 +359,7 @@ def test_non_issue_json_is_ignored_with_a_warning(
     (tmp_path / "latin1.json").write_bytes(b'{"x": "\xe9"}')
     orphan = issue_to_json(weekly("en", 2))  # a JSON whose page is missing
     (tmp_path / "2026-W46.json").write_text(json.dumps(orphan), encoding="utf-8")
-    with caplog.at_level(logging.WARNING, logger="digest.archive"):
+    with caplog.at_level(logging.WARNING, logger="digest.web.archive"):
         rebuild_index(settings)
     warned = " ".join(r.getMessage() for r in caplog.records)
     for name in ("package.json", "broken.json", "latin1.json", "2026-W46.json"):

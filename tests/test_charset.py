@@ -1,4 +1,4 @@
-"""digest.charset: spotting mojibake and re-decoding mislabelled CJK bodies.
+"""digest.fetch.charset: spotting mojibake and re-decoding mislabelled CJK bodies.
 
 Bodies are small RSS documents encoded here in legacy CJK encodings with wrong
 or missing declarations, plus copies of feedparser's own test files.
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from digest.charset import (
+from digest.fetch.charset import (
     CJK_CANDIDATES,
     JAPANESE,
     KOREAN,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from digest.classify import Classifier, load_places
+from digest.editorial.classify import Classifier, load_places
 
 COUNTRIES = ["KR", "JP", "CN", "HK", "TW", "SG", "IN", "AE"]
 

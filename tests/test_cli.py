@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from digest.cli import build_parser, main
-from digest.demo import DEMO_WEEK, run_demo
+from digest.loopback.demo import DEMO_WEEK, run_demo
 
 COMMANDS = [
     ["gather"],
@@ -85,7 +85,7 @@ def test_demo_runs_offline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 
 @pytest.mark.network
 def test_json_log_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from digest.feedserver import FeedServer, Route
+    from digest.loopback.feedserver import FeedServer, Route
 
     with FeedServer() as server:
         server["/gone.xml"] = Route(b"no", status=404, content_type="text/plain")
@@ -98,5 +98,5 @@ def test_json_log_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     records = [json.loads(line) for line in lines]  # every line is one JSON object
     failed = [r for r in records if r["level"] == "WARNING" and "gone.xml" in r["message"]]
-    assert failed and failed[0]["logger"] == "digest.gather"
+    assert failed and failed[0]["logger"] == "digest.fetch.gather"
     assert {"time", "level", "logger", "message"} <= failed[0].keys()

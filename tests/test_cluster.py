@@ -12,15 +12,15 @@ from types import ModuleType
 
 import pytest
 
-from digest.classify import Classifier
-from digest.cluster import Doc, cluster, similarity, url_key
 from digest.config import DEFAULT_COUNTRIES
+from digest.editorial.classify import Classifier
+from digest.editorial.cluster import Doc, cluster, similarity, url_key
 
 T0 = datetime(2026, 11, 17, 9, 0, tzinfo=UTC)
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 PAIRS = Path(__file__).resolve().parent / "data" / "duplicate_pairs.tsv"
 
-# Names as selection gives them to the clusterer (digest.selection.merge_duplicates).
+# Names as selection gives them to the clusterer (digest.editorial.selection.merge_duplicates).
 NAMES = Classifier(DEFAULT_COUNTRIES)
 
 

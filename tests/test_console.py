@@ -10,9 +10,9 @@ import threading
 import pytest
 from rich.console import Console
 
-from digest import console
-from digest.console import send_progress, stop_on_signals
-from digest.deliver import DeliveryReport
+from digest.mail.deliver import DeliveryReport
+from digest.run import console
+from digest.run.console import send_progress, stop_on_signals
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])

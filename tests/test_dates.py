@@ -1,4 +1,4 @@
-"""digest.dates: feed date strings → aware UTC datetimes, zones never dropped."""
+"""digest.fetch.dates: feed date strings → aware UTC datetimes, zones never dropped."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from digest.dates import UTC_CONTEXT, DateContext, context_for, parse_date, plausible
+from digest.fetch.dates import UTC_CONTEXT, DateContext, context_for, parse_date, plausible
 
 JA = context_for(["ja"])
 KO = context_for(["ko-KR"])

@@ -15,15 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from digest.compose import PreparedIssue, compose, prepare
 from digest.config import DeliverySettings, Settings
-from digest.deliver import DeliveryReport, RateLimit, backoff, deliver
 from digest.errors import DeliveryError
-from digest.mailsink import SmtpSink
+from digest.loopback.mailsink import SmtpSink
+from digest.mail.compose import PreparedIssue, compose, prepare
+from digest.mail.deliver import DeliveryReport, RateLimit, backoff, deliver
 from digest.models import Subscriber
-from digest.pipeline import make_transport
-from digest.render import UNSUBSCRIBE_PLACEHOLDER, RenderedIssue, personalize
-from digest.store import Store
+from digest.render.issue import UNSUBSCRIBE_PLACEHOLDER, RenderedIssue, personalize
+from digest.run.pipeline import make_transport
+from digest.state.store import Store
 
 pytestmark = pytest.mark.network
 
@@ -339,15 +339,15 @@ def test_composing_renders_nothing_again(
     def boom(*args: object, **kwargs: object) -> None:
         raise AssertionError("rendered or encoded again")
 
-    monkeypatch.setattr("digest.render.render_issue", boom)
-    monkeypatch.setattr("digest.render._inline_css", boom)
-    import digest.compose
+    monkeypatch.setattr("digest.render.issue.render_issue", boom)
+    monkeypatch.setattr("digest.render.issue._inline_css", boom)
+    import digest.mail.compose
 
     calls: list[int] = []
     for name in ("_qp", "_b64"):
-        real = getattr(digest.compose, name)
+        real = getattr(digest.mail.compose, name)
         monkeypatch.setattr(
-            digest.compose, name, lambda data, real=real: calls.append(len(data)) or real(data)
+            digest.mail.compose, name, lambda data, real=real: calls.append(len(data)) or real(data)
         )
     compose(prepared, Subscriber(id=7, email="a@example.com", name=""), KEY, T0)
     assert calls and max(calls) < 200  # only the link, never a whole part

@@ -27,10 +27,10 @@ from types import ModuleType
 import browser
 import pytest
 
-from digest.archive import write_issue
 from digest.config import Settings
 from digest.models import Issue
-from digest.render import RenderedIssue, personalize, render_issue
+from digest.render.issue import RenderedIssue, personalize, render_issue
+from digest.web.archive import write_issue
 
 pytestmark = pytest.mark.browser
 

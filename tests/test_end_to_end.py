@@ -24,11 +24,11 @@ import time_machine
 
 from digest.cli import main
 from digest.config import Settings
-from digest.feedserver import FeedServer, Route
-from digest.lock import publishing_lock
-from digest.mailsink import SmtpSink
-from digest.store import Store
-from digest.unsubscribe import make_wsgi_app
+from digest.loopback.feedserver import FeedServer, Route
+from digest.loopback.mailsink import SmtpSink
+from digest.state.lock import publishing_lock
+from digest.state.store import Store
+from digest.web.unsubscribe import make_wsgi_app
 
 pytestmark = pytest.mark.network
 

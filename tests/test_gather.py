@@ -1,4 +1,4 @@
-"""digest.gather against a real FeedServer on 127.0.0.1 and a real SQLite store.
+"""digest.fetch.gather against a real FeedServer on 127.0.0.1 and a real SQLite store.
 
 Every failure case is served next to a healthy feed: the healthy feed's posts
 must still be stored, the failing URL must be named in `summary_lines()` and
@@ -21,10 +21,10 @@ import httpx
 import pytest
 
 from digest.config import Settings, parse_settings
-from digest.feedserver import FeedServer, Route
-from digest.gather import FAILED, NOT_MODIFIED, OK, GatherReport, gather
+from digest.fetch.gather import FAILED, NOT_MODIFIED, OK, GatherReport, gather
+from digest.loopback.feedserver import FeedServer, Route
 from digest.models import Post
-from digest.store import Store
+from digest.state.store import Store
 
 pytestmark = pytest.mark.network
 
@@ -497,7 +497,7 @@ def test_one_failing_feed_never_stops_the_others(
     timeout = 0.5 if case == "timeout" else 5.0
     settings = make_settings([bad, good], timeout=timeout, max_bytes=MAX_BYTES, max_redirects=2)
 
-    with caplog.at_level(logging.WARNING, logger="digest.gather"):
+    with caplog.at_level(logging.WARNING, logger="digest.fetch.gather"):
         started = time.monotonic()
         report = gather(settings, store, NOW)
         elapsed = time.monotonic() - started
@@ -591,7 +591,7 @@ def test_ill_formed_feed_with_entries_is_kept_with_a_warning(
     )
     server["/sloppy.xml"] = Route(broken)
     url = server.url("/sloppy.xml")
-    with caplog.at_level(logging.WARNING, logger="digest.gather"):
+    with caplog.at_level(logging.WARNING, logger="digest.fetch.gather"):
         report = gather(make_settings([url]), store, NOW)
     [result] = report.results
     assert result.status == OK and result.entries == 2 and result.new_posts == 2
@@ -721,7 +721,7 @@ def test_parsing_inline_or_in_worker_processes_gives_the_same_result(
     # Log lines written while parsing (in a worker or not) reach this process's logging.
     future_logs = [r for r in caplog.records if "future" in r.getMessage()]
     assert len(future_logs) == 1 and server.url("/future.xml") in future_logs[0].getMessage()
-    assert future_logs[0].name == "digest.normalize"
+    assert future_logs[0].name == "digest.fetch.normalize"
     crash_logs = [r for r in caplog.records if server.url("/crash.xml") in r.getMessage()]
     assert crash_logs
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from digest.mailsink import TRY_AGAIN, Faults, SinkProcess, SmtpSink
+from digest.loopback.mailsink import TRY_AGAIN, Faults, SinkProcess, SmtpSink
 
 pytestmark = pytest.mark.network
 
@@ -204,7 +204,15 @@ def test_sink_in_its_own_process() -> None:
 def test_command_line_sink_writes_its_counts(tmp_path: Path) -> None:
     stats_file = tmp_path / "stats.json"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "digest.mailsink", "--drop-every", "2", "--stats-file", stats_file],
+        [
+            sys.executable,
+            "-m",
+            "digest.loopback.mailsink",
+            "--drop-every",
+            "2",
+            "--stats-file",
+            stats_file,
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

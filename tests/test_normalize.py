@@ -1,7 +1,7 @@
-"""digest.normalize: plain text, canonical URLs, stable ids and UTC dates.
+"""digest.fetch.normalize: plain text, canonical URLs, stable ids and UTC dates.
 
 Inputs are real feedparser results of small inline feeds (parsed the way
-`digest.gather` parses them), not hand-built dictionaries.
+`digest.fetch.gather` parses them), not hand-built dictionaries.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import feedparser
 import pytest
 
 from digest.config import FeedSettings
-from digest.normalize import (
+from digest.fetch.normalize import (
     MAX_SUMMARY_CHARS,
     TRACKING_PARAMS,
     canonical_url,
@@ -290,7 +290,7 @@ def test_entries_without_title_or_link_are_skipped_and_logged(
             "</item>"
         )
     )
-    with caplog.at_level(logging.WARNING, logger="digest.normalize"):
+    with caplog.at_level(logging.WARNING, logger="digest.fetch.normalize"):
         posts = normalize_entries(parsed, FEED, NOW)
     assert [p.url for p in posts] == ["https://x.example/only-link"]
     assert posts[0].title == "Body text"  # an untitled post still gets something to click
@@ -326,7 +326,7 @@ def test_future_dates_are_clamped_to_now_and_logged(caplog: pytest.LogCaptureFix
             "<pubDate>Mon, 02 Mar 2026 20:00:00 +0000</pubDate></item>"
         )
     )
-    with caplog.at_level(logging.WARNING, logger="digest.normalize"):
+    with caplog.at_level(logging.WARNING, logger="digest.fetch.normalize"):
         far, near = normalize_entries(parsed, FEED, NOW)
     assert far.published == NOW and far.date_from_feed is False
     # Within a day ahead: time zones and clock skew, kept as given.
@@ -421,7 +421,7 @@ def test_unreadable_dates_fall_back_to_first_seen_with_a_log_line(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     parsed = dated("<pubDate>Tue, 05 Mar 2024 14:30:00 XYZ</pubDate>")
-    with caplog.at_level(logging.INFO, logger="digest.normalize"):
+    with caplog.at_level(logging.INFO, logger="digest.fetch.normalize"):
         [post] = normalize_entries(parsed, FEED, NOW)
     assert post.published == NOW and post.date_from_feed is False
     [record] = [r for r in caplog.records if "cannot read the date" in r.getMessage()]

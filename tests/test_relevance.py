@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from digest.config import PROJECT_TOPICS_FILE
-from digest.relevance import Relevance, load_topics
+from digest.editorial.relevance import Relevance, load_topics
 
 
 @pytest.fixture(scope="module")

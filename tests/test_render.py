@@ -1,4 +1,4 @@
-"""Tests of digest.render, digest.messages and the issue templates.
+"""Tests of digest.render.issue, digest.render.messages and the issue templates.
 
 Golden files under tests/golden/ hold the email HTML and the text part of a
 fixed issue in each language; `DIGEST_UPDATE_GOLDEN=1 pytest tests/test_render.py`
@@ -22,11 +22,10 @@ from typing import Any
 import pytest
 from jinja2 import UndefinedError
 
-from digest import render
 from digest.config import Settings, parse_settings
-from digest.messages import CATALOGUES, EN, MessageError, message, plural
 from digest.models import GLOBAL_SECTION, AlsoReported, Issue, Section, Story
-from digest.render import (
+from digest.render import issue as render
+from digest.render.issue import (
     UNSUBSCRIBE_PLACEHOLDER,
     format_date_range,
     format_short_date,
@@ -36,7 +35,8 @@ from digest.render import (
     render_issue,
     safe_href,
 )
-from digest.typography import display_width, truncate_summary, wrap_text
+from digest.render.messages import CATALOGUES, EN, MessageError, message, plural
+from digest.render.typography import display_width, truncate_summary, wrap_text
 
 GOLDEN = Path(__file__).parent / "golden"
 ROOT = Path(__file__).resolve().parent.parent
@@ -684,7 +684,8 @@ def test_catalogues_are_complete_and_consistent() -> None:
 def test_every_label_is_used() -> None:
     sources = [p.read_text(encoding="utf-8") for p in (ROOT / "templates").glob("*.j2")]
     sources += [
-        (ROOT / "digest" / name).read_text(encoding="utf-8") for name in ("render.py", "archive.py")
+        (ROOT / "digest" / name).read_text(encoding="utf-8")
+        for name in ("render/issue.py", "web/archive.py")
     ]
     code = "\n".join(sources)
     unused = [key for key in EN if f'"{key}"' not in code]

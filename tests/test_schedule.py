@@ -10,9 +10,7 @@ from typing import Any
 import pytest
 
 from digest.config import Settings, parse_settings
-from digest.models import Post
-from digest.schedule import Action, WeekFacts, decide
-from digest.selection import (
+from digest.editorial.selection import (
     is_mailable,
     issue_window,
     late_posts,
@@ -21,6 +19,8 @@ from digest.selection import (
     publish_time,
     week_containing,
 )
+from digest.models import Post
+from digest.run.schedule import Action, WeekFacts, decide
 
 
 def settings(schedule: dict[str, Any] | None = None, **digest: object) -> Settings:

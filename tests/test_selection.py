@@ -7,13 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from digest.classify import Classifier
-from digest.cluster import title_key
 from digest.config import PROJECT_TOPICS_FILE, FeedSettings, Settings, parse_settings
-from digest.errors import WeekError
-from digest.models import GLOBAL_SECTION, Post
-from digest.relevance import Relevance, load_topics
-from digest.selection import (
+from digest.editorial.classify import Classifier
+from digest.editorial.cluster import title_key
+from digest.editorial.relevance import Relevance, load_topics
+from digest.editorial.selection import (
     build_issue,
     country_name,
     issue_window,
@@ -23,6 +21,8 @@ from digest.selection import (
     parse_week,
     publish_time,
 )
+from digest.errors import WeekError
+from digest.models import GLOBAL_SECTION, Post
 
 RELEVANCE = Relevance(load_topics(PROJECT_TOPICS_FILE))
 

@@ -15,9 +15,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from digest.cli import main
 from digest.config import DkimSettings, Settings
 from digest.errors import SecretMissing
-from digest.feedserver import FeedServer, Route
-from digest.mailsink import SmtpSink
-from digest.signing import Signer
+from digest.loopback.feedserver import FeedServer, Route
+from digest.loopback.mailsink import SmtpSink
+from digest.mail.signing import Signer
 
 pytestmark = pytest.mark.network
 

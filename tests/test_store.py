@@ -10,7 +10,7 @@ import pytest
 
 from digest.errors import StoreError
 from digest.models import Post
-from digest.store import SCHEMA_VERSION, Store
+from digest.state.store import SCHEMA_VERSION, Store
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -251,14 +251,14 @@ def test_a_database_of_every_earlier_version_is_upgraded(tmp_path: Path, dump: P
 def test_a_failed_migration_changes_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from digest import schema
+    from digest.state import schema
 
     old = tmp_path / "old.sqlite3"
     with sqlite3.connect(old) as db:
         db.executescript(SCHEMA_DUMPS[0].read_text(encoding="utf-8"))
     broken = dict(schema.MIGRATIONS)
     broken[1] = schema.MIGRATIONS[1] + ";\nTHIS IS NOT SQL"
-    monkeypatch.setattr("digest.store.MIGRATIONS", broken)
+    monkeypatch.setattr("digest.state.store.MIGRATIONS", broken)
     with pytest.raises(StoreError):
         Store(old)
     with sqlite3.connect(old) as db:

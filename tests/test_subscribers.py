@@ -8,7 +8,7 @@ import pytest
 
 from digest.errors import AddressError
 from digest.models import Subscriber
-from digest.subscribers import clean_name, normalize_address, read_csv, write_csv
+from digest.state.subscribers import clean_name, normalize_address, read_csv, write_csv
 
 
 @pytest.mark.parametrize(

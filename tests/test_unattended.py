@@ -22,9 +22,9 @@ import time_machine
 
 from digest.cli import main
 from digest.config import Settings
-from digest.feedserver import FeedServer, Route
-from digest.mailsink import SmtpSink
-from digest.store import Store
+from digest.loopback.feedserver import FeedServer, Route
+from digest.loopback.mailsink import SmtpSink
+from digest.state.store import Store
 
 pytestmark = pytest.mark.network
 
@@ -362,7 +362,7 @@ def test_a_daemon_started_after_publish_time_decides_at_once(
     import threading
 
     from digest.credentials import load_secrets
-    from digest.daemon import run_daemon
+    from digest.run.daemon import run_daemon
 
     config, settings, _, sink = world
     assert run_at(config, TUESDAY) == 0  # installed on Tuesday, W47 due on Sunday 23:00Z

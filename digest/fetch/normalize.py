@@ -1,0 +1,383 @@
+"""The one boundary where feedparser output becomes frozen `Post` dataclasses.
+
+Owns: turning a feedparser result (already parsed, already decoded) into plain
+text, canonical URLs and UTC times: `html_to_text`, `canonical_url`,
+`normalize_entries`. Everything here is pure: no I/O, no clock (`now` is a
+parameter), only log lines about entries that were skipped or corrected.
+Doesn't own: fetching or parsing bytes (`digest.fetch.gather`), reading date strings
+(`digest.fetch.dates`), storage (`digest.state.store`), or any judgement about what a post is
+about (classification, dedup across feeds).
+
+Dates: an entry's time is its first readable date among `published` (RSS
+pubDate, Atom published/issued, dcterms:issued), `updated` (Atom
+updated/modified, dc:date, dcterms:modified) and `created`. Each raw string is
+read by `digest.fetch.dates.parse_date` in the feed's zone context (configured
+country, configured language, the feed's declared language); that reading wins
+over feedparser's `*_parsed`, which drops zones it does not know. A string we
+cannot read falls back to feedparser's reading only when `digest.fetch.dates.plausible`
+says it is believable. No readable date → the first-seen time, logged when a date
+was there but unreadable. More than `FUTURE_TOLERANCE` ahead → the first-seen
+time, logged.
+
+Nothing that comes out of here contains markup: titles are single-line plain
+text, summaries are plain text with whitespace collapsed and a bounded length.
+Templates escape on output anyway; stripping here is so that a stray `<script>`
+or a CSS block never becomes *visible text* in the digest.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import logging
+import re
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
+
+from digest.config import FeedSettings
+from digest.fetch.dates import DateContext, context_for, parse_date, plausible
+from digest.models import Post
+
+log = logging.getLogger(__name__)
+
+MAX_SUMMARY_CHARS = 2000  # a digest shows a few lines; full articles are a click away
+MAX_TITLE_CHARS = 300  # some feeds put the whole article text in <title>
+MAX_HTML_INPUT_CHARS = 200_000  # bound parse time for pathological content:encoded blobs
+FUTURE_TOLERANCE = timedelta(days=1)  # time zones and clock skew; beyond this a date is a lie
+ELLIPSIS = "…"
+
+# Query parameters that only identify a campaign, click or share, never the page.
+# Matched case-insensitively on the decoded parameter name; any name starting with
+# `utm_` is removed too (see TRACKING_PREFIXES). Deliberately not host-specific and
+# not greedy: `ref`, `source`, `from` are left alone because some sites route on them.
+TRACKING_PARAMS: frozenset[str] = frozenset(
+    {
+        "fbclid",  # Facebook
+        "gclid",  # Google Ads
+        "dclid",  # Google Display
+        "gbraid",  # Google Ads (iOS)
+        "wbraid",  # Google Ads (web-to-app)
+        "msclkid",  # Microsoft Ads
+        "yclid",  # Yandex
+        "twclid",  # X / Twitter
+        "ttclid",  # TikTok
+        "li_fat_id",  # LinkedIn
+        "igshid",  # Instagram share
+        "mc_cid",  # Mailchimp campaign
+        "mc_eid",  # Mailchimp subscriber
+        "_hsenc",  # HubSpot
+        "_hsmi",  # HubSpot
+        "__hstc",  # HubSpot
+        "__hssc",  # HubSpot
+        "__hsfp",  # HubSpot
+        "mkt_tok",  # Marketo
+        "vero_id",  # Vero
+        "oly_anon_id",  # Omeda
+        "oly_enc_id",  # Omeda
+        "_ga",  # Google Analytics cross-domain
+        "_gl",  # Google Analytics cross-domain
+        "ref_src",  # Twitter embeds
+        "ref_url",  # Twitter embeds
+        "spm",  # Alibaba / Taobao / Youku page-position tracking
+        "scm",  # Alibaba recommendation tracking
+    }
+)
+TRACKING_PREFIXES: tuple[str, ...] = ("utm_",)
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+# Elements whose text content is never prose.
+_SKIP_CONTENT = frozenset({"script", "style", "template", "noscript"})
+# Elements that separate words visually; without a space here "<p>a</p><p>b</p>"
+# would read "ab".
+_BLOCK = frozenset(
+    {
+        "address", "article", "aside", "blockquote", "br", "caption", "dd", "details",
+        "dialog", "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form",
+        "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "img", "li", "main", "nav",
+        "ol", "p", "pre", "section", "summary", "table", "tbody", "td", "tfoot", "th",
+        "thead", "tr", "ul",
+    }
+)  # fmt: skip
+# Python's \s already covers NBSP, U+3000 (ideographic space), U+2028/2029.
+_WHITESPACE = re.compile(r"\s+")
+# Control and invisible characters that are never wanted in plain text: C0/C1
+# controls (whitespace ones are handled by _WHITESPACE first), zero-width space,
+# BOM, and the bidi overrides that can disguise text.
+_PARTIAL_TAG = re.compile(r"<[a-zA-Z/!?]")
+_LOOKS_LIKE_MARKUP = re.compile(r"<[a-zA-Z/!]|&(?:#\d+|#x[0-9a-fA-F]+|[a-zA-Z]+);")
+_INVISIBLE = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\u200b\ufeff\u202a-\u202e\u2066-\u2069]")
+
+
+class _TextExtractor(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip_depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIP_CONTENT:
+            self._skip_depth += 1
+        elif tag in _BLOCK:
+            self.parts.append(" ")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        # `<br/>`, `<script/>`: self-closing never opens a skipped region.
+        if tag in _BLOCK:
+            self.parts.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIP_CONTENT:
+            self._skip_depth = max(0, self._skip_depth - 1)
+        elif tag in _BLOCK:
+            self.parts.append(" ")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip_depth:
+            self.parts.append(data)
+
+    # Comments, CDATA sections, declarations and processing instructions are not
+    # text a reader sees (browsers treat HTML CDATA as a bogus comment): the base
+    # class methods already ignore them; `unknown_decl` is defined to make it explicit.
+    def unknown_decl(self, data: str) -> None:
+        pass
+
+
+def _collapse(text: str) -> str:
+    return _INVISIBLE.sub("", _WHITESPACE.sub(" ", text)).strip()
+
+
+def html_to_text(html: str) -> str:
+    """Visible text of an HTML fragment, on one line, whitespace collapsed."""
+    if "<" not in html and "&" not in html:
+        return _collapse(html)  # the common plain-text case, without a parser
+    parser = _TextExtractor()
+    try:
+        parser.feed(html)
+        # What the parser holds back at the end is an incomplete construct; a
+        # summary cut mid-tag (`... <a href="http://ex`) is common and is not text.
+        if _PARTIAL_TAG.match(parser.rawdata):
+            parser.rawdata = ""
+        parser.close()
+    except Exception:  # hostile input must not break a whole feed
+        # html.parser is lenient but not total (e.g. odd marked sections): keep
+        # what was extracted so far rather than nothing.
+        log.debug("html.parser gave up on a fragment; keeping the text before it")
+    return _collapse("".join(parser.parts))
+
+
+def canonical_url(url: str) -> str:
+    """A comparable form of an http(s) URL; "" for anything else.
+
+    Lower-cases scheme and host, drops the default port, the fragment, and the
+    tracking parameters (`TRACKING_PARAMS`, `utm_*`). The remaining query is kept
+    byte for byte and in order (re-encoding could change what the server sees).
+    """
+    # Browsers drop tabs and newlines anywhere in a URL; feeds pretty-print links.
+    url = re.sub(r"[\t\n\r]", "", url).strip().replace(" ", "%20")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return ""
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").rstrip(".")
+    if scheme not in _DEFAULT_PORTS or not host:
+        return ""
+    if ":" in host:  # IPv6 literal: hostname strips the brackets
+        host = f"[{host}]"
+    netloc = host
+    if port is not None and port != _DEFAULT_PORTS[scheme]:
+        netloc = f"{host}:{port}"
+    if parts.username is not None:
+        userinfo = parts.netloc.rpartition("@")[0]
+        netloc = f"{userinfo}@{netloc}"
+    kept = [p for p in parts.query.split("&") if p and not _is_tracking(p)]
+    return urlunsplit((scheme, netloc, parts.path or "/", "&".join(kept), ""))
+
+
+def _is_tracking(pair: str) -> bool:
+    name = unquote(pair.partition("=")[0]).lower()
+    return name in TRACKING_PARAMS or name.startswith(TRACKING_PREFIXES)
+
+
+def _shorten(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    # Prefer a word boundary, unless that throws away a lot (CJK has no spaces).
+    space = cut.rfind(" ")
+    if space > limit * 0.8:
+        cut = cut[:space]
+    return cut.rstrip() + ELLIPSIS
+
+
+def _detail_text(value: Any, detail: Any) -> str:
+    """Plain text of a feedparser text construct (title, summary, content item)."""
+    if not isinstance(value, str) or not value:
+        return ""
+    if isinstance(detail, Mapping):
+        is_html = "html" in str(detail.get("type", ""))
+    else:
+        # No type given (feedparser copies Atom <content> into `summary` without
+        # one): treat it as HTML if it contains anything that looks like markup.
+        is_html = _LOOKS_LIKE_MARKUP.search(value) is not None
+    if is_html:
+        return html_to_text(value[:MAX_HTML_INPUT_CHARS])
+    return _collapse(value)
+
+
+def _struct_to_utc(value: Any) -> datetime | None:
+    """feedparser's `*_parsed` fields are UTC `time.struct_time`s (or None)."""
+    if not isinstance(value, time.struct_time):
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(value), UTC)
+    except (OverflowError, ValueError, OSError):
+        return None
+
+
+# feedparser's keys for an entry's dates, most wanted first: RSS pubDate, Atom
+# published/issued and dcterms:issued land in `published`; Atom updated/modified,
+# dc:date and dcterms:modified in `updated`; Atom 0.3 and dcterms created in `created`.
+_DATE_KEYS = ("published", "updated", "created")
+
+
+def _own(entry: Mapping[str, Any], key: str) -> Any:
+    # FeedParserDict answers `updated` with `published` when there is no
+    # `updated` (with a DeprecationWarning): each key is read for itself here.
+    return dict.get(entry, key) if isinstance(entry, dict) else entry.get(key)
+
+
+def _entry_date(
+    entry: Mapping[str, Any], dates: DateContext, feed: FeedSettings, title: str, post_id: str
+) -> datetime | None:
+    """The entry's publication time in UTC, or None when it has no readable date."""
+    unreadable: list[str] = []
+    for key in _DATE_KEYS:
+        raw = _own(entry, key)
+        theirs = _struct_to_utc(_own(entry, f"{key}_parsed"))
+        if not isinstance(raw, str) or not raw.strip():
+            if theirs is not None:
+                return theirs
+            continue
+        ours = parse_date(raw, dates)
+        if ours is not None:
+            if theirs is not None and theirs != ours:
+                log.debug(
+                    "%s: entry %s: %r read as %s (feedparser: %s)",
+                    feed.url, post_id, raw, ours.isoformat(), theirs.isoformat(),
+                )  # fmt: skip
+            return ours
+        if theirs is not None and plausible(raw, theirs):
+            return theirs
+        unreadable.append(raw.strip()[:80])
+    if unreadable:
+        log.info(
+            "%s: entry %r (%s): cannot read the date %s; using the first-seen time",
+            feed.url, title, post_id, " / ".join(repr(u) for u in unreadable),
+        )  # fmt: skip
+    return None
+
+
+def _language(value: Any) -> str:
+    if not isinstance(value, str):
+        return ""
+    return value.strip().lower().replace("_", "-")
+
+
+def normalize_entries(parsed: Mapping[str, Any], feed: FeedSettings, now: datetime) -> list[Post]:
+    """Posts for every usable entry of a feedparser result, in feed order.
+
+    `parsed` is what `feedparser.parse` returned for `feed.url`; `now` (aware) is
+    the first-seen time and the fallback/ceiling for publication times.
+    """
+    if now.tzinfo is None:
+        raise ValueError("normalize_entries needs an aware `now`")
+    now = now.astimezone(UTC)
+    meta: Mapping[str, Any] = parsed.get("feed") or {}
+    headers: Mapping[str, Any] = parsed.get("headers") or {}
+    # Relative links are relative to the feed document (RFC 3986 base URI).
+    # feedparser already resolves them against Content-Location when gather passes
+    # it; this catches results parsed without headers.
+    base = str(headers.get("content-location") or feed.url)
+    feed_language = _language(meta.get("language"))
+    dates = context_for([feed.language, feed_language], feed.country)
+
+    posts: list[Post] = []
+    for index, entry in enumerate(parsed.get("entries") or []):
+        post = _normalize_entry(entry, index, feed, base, feed_language, dates, now)
+        if post is not None:
+            posts.append(post)
+    return posts
+
+
+def _normalize_entry(
+    entry: Mapping[str, Any],
+    index: int,
+    feed: FeedSettings,
+    base: str,
+    feed_language: str,
+    dates: DateContext,
+    now: datetime,
+) -> Post | None:
+    title = _detail_text(entry.get("title"), entry.get("title_detail"))
+    summary = _detail_text(entry.get("summary"), entry.get("summary_detail"))
+    if not summary:
+        content = entry.get("content") or []
+        if content and isinstance(content[0], Mapping):
+            summary = _detail_text(content[0].get("value"), content[0])
+    summary = _shorten(summary, MAX_SUMMARY_CHARS)
+
+    link = entry.get("link")
+    url = canonical_url(urljoin(base, link.strip())) if isinstance(link, str) and link else ""
+
+    if not title and not url:
+        log.warning("%s: skipped entry #%d: it has neither a title nor a link", feed.url, index)
+        return None
+    if not title:
+        # A story needs something to click on in the email.
+        title = _shorten(summary, 80) if summary else url
+    title = _shorten(title, MAX_TITLE_CHARS)
+
+    raw_id = entry.get("id")
+    if isinstance(raw_id, str) and raw_id.strip():
+        post_id = raw_id.strip()
+    elif url:
+        post_id = url
+    else:
+        digest = hashlib.sha256(f"{title}\n{summary}".encode()).hexdigest()
+        post_id = f"sha256:{digest}"
+
+    published = _entry_date(entry, dates, feed, title, post_id)
+    date_from_feed = published is not None
+    if published is None:
+        published = now
+    elif published > now + FUTURE_TOLERANCE:
+        log.warning(
+            "%s: entry %r (%s) is dated %s, in the future; using the first-seen time",
+            feed.url, title, post_id, published.isoformat(),
+        )  # fmt: skip
+        published, date_from_feed = now, False
+
+    language = ""
+    for key in ("title_detail", "summary_detail"):
+        detail = entry.get(key)
+        if isinstance(detail, Mapping) and (language := _language(detail.get("language"))):
+            break
+
+    return Post(
+        feed_url=feed.url,
+        post_id=post_id,
+        url=url,
+        title=title,
+        summary=summary,
+        published=published,
+        first_seen=now,
+        language=language or feed_language,
+        date_from_feed=date_from_feed,
+    )

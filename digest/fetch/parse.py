@@ -1,0 +1,344 @@
+"""Turning one fetched feed body into posts, or into the reason it failed.
+
+Owns: calling feedparser safely, the policy on ill-formed documents, telling an
+HTML page from a feed, charset repair, and the worker processes that parse
+off the event loop. Pure CPU on bytes already fetched: no network, no store.
+Doesn't own: HTTP (`digest.fetch.gather`) or the entry-to-`Post` boundary
+(`digest.fetch.normalize`).
+
+feedparser only ever receives bytes wrapped in a file object, never a URL or a
+string: given a bare string or bytes it would try them as a local file path, so a
+hostile server answering "/etc/passwd" could make us read local files.
+
+Charsets: a feed whose bytes are not in the encoding it declares must never put
+mojibake into an issue. After feedparser has parsed a body, `_charset_trouble`
+looks for signs of a wrong decoding (feedparser's own encoding complaints, a CJK
+feed read as a single-byte charset, mojibake in the text); only then is the body
+decoded again by `digest.fetch.charset.redecode` and, if that chose another encoding,
+parsed again as UTF-8. Entries whose text is still garbled are left out and the
+feed gets a warning (or fails, when nothing is left). Feeds without any sign of
+trouble pay one `bytes.isascii` or a few regex scans, nothing more.
+
+feedparser only ever receives bytes wrapped in a file object, never a URL or a
+string: given a bare string or bytes it would try them as a local file path, so a
+hostile server answering "/etc/passwd" could make us read local files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import multiprocessing
+import multiprocessing.context
+import multiprocessing.forkserver
+import os
+import traceback
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+from xml.sax import SAXParseException
+
+import feedparser
+
+from digest.config import FeedSettings
+from digest.fetch import charset
+from digest.fetch.normalize import html_to_text, normalize_entries
+from digest.models import Post
+
+log = logging.getLogger(__name__)
+
+# bozo reasons that say nothing about the document's structure: it was parsed.
+_SOFT_BOZO: tuple[type[Exception], ...] = (
+    feedparser.CharacterEncodingOverride,
+    feedparser.NonXMLContentType,
+)
+# bozo reasons that say the declared charset was not (or could not be) used.
+_ENCODING_BOZO: tuple[type[Exception], ...] = (
+    feedparser.CharacterEncodingOverride,
+    feedparser.CharacterEncodingUnknown,
+    feedparser.NonXMLContentType,
+)
+_HTML_STARTS = (b"<!doctype html", b"<html")
+
+
+@dataclass(frozen=True)
+class Fetched:
+    status: int  # 200 or 304
+    url: str  # final URL after redirects
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+    moved_to: str | None  # set when a permanent redirect was followed
+
+
+def _bozo_reason(exc: object) -> str:
+    if isinstance(exc, SAXParseException):
+        return f"line {exc.getLineNumber()}, column {exc.getColumnNumber()}: {exc.getMessage()}"
+    return str(exc) or type(exc).__name__
+
+
+def _looks_like_html(response: Fetched) -> bool:
+    content_type = response.headers.get("content-type", "").lower()
+    if "html" in content_type and "xhtml" not in content_type:
+        return True
+    head = response.body[:512].lstrip().lower()
+    return head.startswith(_HTML_STARTS)
+
+
+def _feedparser(response: Fetched) -> Any:
+    headers = dict(response.headers)
+    # feedparser resolves relative links against this, i.e. the final URL.
+    headers["content-location"] = response.url
+    # Posts carry plain text only (`html_to_text` drops markup, scripts and styles),
+    # so feedparser's own HTML sanitizing and URI rewriting *inside* content would
+    # be thrown away: skipping them halves the parse time. Entry links are still
+    # resolved against the base.
+    return feedparser.parse(
+        io.BytesIO(response.body),
+        response_headers=headers,
+        sanitize_html=False,
+        resolve_relative_uris=False,
+    )
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """What parsing one body produced; crosses the process boundary (picklable)."""
+
+    posts: list[Post] = field(default_factory=list)
+    entries: int = 0
+    title: str = ""
+    warning: str | None = None
+    error: str | None = None  # the feed failed: why
+    logs: list[tuple[str, int, str]] = field(default_factory=list)  # (logger, level, message)
+
+
+def parse_feed(feed: FeedSettings, response: Fetched, now: datetime) -> Parsed:
+    """Body bytes → posts, or why the feed failed. Pure CPU; inline or in a worker."""
+    if not response.body.strip():
+        return Parsed(error="empty body")
+    parsed = _feedparser(response)
+    entries = parsed.get("entries") or []
+    posts = normalize_entries(parsed, feed, now) if entries else []
+    title = html_to_text(str(parsed.get("feed", {}).get("title", "")))
+    hints = (feed.language, feed.country, str(parsed.get("feed", {}).get("language") or ""))
+    cjk_expected = charset.expects_cjk(hints)
+    notes: list[str] = []
+    trouble = _charset_trouble(parsed, response, cjk_expected, posts, title)
+    if trouble is not None:
+        fixed = _fix_charset(feed, response, parsed, trouble, hints)
+        if fixed.parsed is not None:
+            parsed = fixed.parsed
+            entries = parsed.get("entries") or []
+            posts = normalize_entries(parsed, feed, now) if entries else []
+            title = html_to_text(str(parsed.get("feed", {}).get("title", "")))
+        clean = [p for p in posts if fixed.readable(f"{p.title}\n{p.summary}", cjk_expected)]
+        if not fixed.readable(title, cjk_expected):
+            title = ""
+        if fixed.note:
+            notes.append(fixed.note)
+        if len(clean) < len(posts):
+            left_out = len(posts) - len(clean)
+            if not clean:
+                return Parsed(
+                    error=f"garbled text in all {left_out} entries ({fixed.note or trouble})",
+                    entries=len(entries),
+                )
+            notes.append(f"{left_out} of {len(posts)} entries left out: garbled text")
+        posts = clean
+
+    exc = parsed.get("bozo_exception")
+    reason = _bozo_reason(exc) if parsed.get("bozo") else None
+    # A "soft" bozo (wrong declared encoding, odd media type) says nothing about
+    # the document's structure; anything else means the XML itself is broken.
+    broken = reason is not None and not isinstance(exc, _SOFT_BOZO)
+    version = parsed.get("version") or ""
+    # Broken XML whose only "entries" are fragments with no title and no link
+    # (a truncated `<item><title>x</ti`) has not really given anything back.
+    if entries and (posts or not broken):
+        if reason:
+            notes.insert(0, f"ill-formed feed, entries recovered: {reason}")
+        warning = "; ".join(notes) or None
+        return Parsed(posts=posts, entries=len(entries), title=title, warning=warning)
+    if not version and _looks_like_html(response):
+        return Parsed(error="served an HTML page, not a feed")
+    if broken:
+        return Parsed(error=f"malformed feed, no entries recovered: {reason}")
+    if not version:
+        return Parsed(error="not an RSS or Atom feed" + (f": {reason}" if reason else ""))
+    if reason:
+        notes.insert(0, reason)
+    # A valid feed, just no entries yet.
+    return Parsed(title=title, warning="; ".join(notes) or None)
+
+
+def _charset_trouble(
+    parsed: Any, response: Fetched, cjk_expected: bool, posts: list[Post], title: str
+) -> str | None:
+    """Why feedparser may have decoded the body wrongly (`digest.fetch.charset` rule 1), or None."""
+    body = response.body
+    if body.isascii():
+        return None  # every ASCII-compatible decoding gives the same text
+    exc = parsed.get("bozo_exception") if parsed.get("bozo") else None
+    if isinstance(exc, _ENCODING_BOZO):
+        return _bozo_reason(exc)
+    used = str(parsed.get("encoding") or "")
+    if exc is not None:
+        # A later XML error replaces feedparser's encoding complaint: compare ourselves.
+        declared = charset.declared_encodings(body, response.headers.get("content-type", ""))
+        if declared and charset.codec_name(used) not in declared:
+            return f"declared as {declared[0]}, parsed as {used or 'nothing'}"
+    if used and charset.is_single_byte(used):
+        # Any bytes decode as Latin-1: "no error" proves nothing here.
+        if cjk_expected:
+            return f"a CJK feed decoded as {used}"
+        declared = charset.declared_encodings(body, response.headers.get("content-type", ""))
+        if any(d != charset.codec_name(used) for d in declared):
+            return f"declared as {'/'.join(declared)}, decoded as {used}"
+    texts = [title, *(f"{p.title}\n{p.summary}" for p in posts)]
+    # One pass over everything first; entry by entry only if something is there.
+    if charset.suspicious("\n".join(texts), cjk_expected=False) is None:
+        return None
+    for text in texts:
+        if reason := charset.suspicious(text, cjk_expected=cjk_expected):
+            return reason
+    return None
+
+
+@dataclass(frozen=True)
+class _CharsetFix:
+    """What `_fix_charset` decided: a new parse (or None to keep the first), and a note."""
+
+    parsed: Any  # feedparser result of the re-decoded body; None: keep feedparser's
+    note: str | None  # for the feed's warning
+    trusted: bool  # False: no decoding is trustworthy, only ASCII text is kept
+
+    def readable(self, text: str, cjk_expected: bool) -> bool:
+        if not self.trusted:
+            return text.isascii()  # text that no charset can have changed
+        return charset.garbled(text, cjk_expected=cjk_expected) is None
+
+
+def _fix_charset(
+    feed: FeedSettings, response: Fetched, parsed: Any, trouble: str, hints: tuple[str, ...]
+) -> _CharsetFix:
+    """Decode the body again (`digest.fetch.charset.redecode`); parse again if that changed it."""
+    content_type = response.headers.get("content-type", "")
+    declared = charset.declared_encodings(response.body, content_type)
+    said = "/".join(declared) or "no charset"
+    decoded = charset.redecode(response.body, declared, charset.cjk_encodings(hints))
+    if decoded is None:
+        # The feed's warning (logged by `_one_feed`) says so; this is the detail.
+        log.info("%s: %s; no decoding of the body is trustworthy", feed.url, trouble)
+        return _CharsetFix(None, f"charset unknown ({trouble}; declared {said})", False)
+    used = charset.codec_name(str(parsed.get("encoding") or ""))
+    if decoded.encoding == used:
+        return _CharsetFix(None, None, True)  # feedparser chose the same; nothing to redo
+    headers = dict(response.headers)
+    headers["content-type"] = "application/xml; charset=utf-8"
+    again = replace(response, body=charset.utf8_document(decoded.text), headers=headers)
+    note = f"charset: declared {said}, decoded as {decoded.encoding} ({decoded.how})"
+    log.info("%s: %s; %s", feed.url, trouble, note)
+    return _CharsetFix(_feedparser(again), note, True)
+
+
+# -- parsing off the event loop -----------------------------------------------
+#
+# Measured with benchmarks/gather.py (100 feeds × 20 items, 100 ms server latency,
+# 2 CPUs, concurrency 128): parsing on the loop thread left the first run
+# CPU-bound at ~1.3-1.5 s (~8× sequential); with two parser processes it takes
+# 0.7-0.9 s (11-15×). The second run (all 304) never starts a worker.
+
+POOL_MIN_FEEDS = 8  # below this, starting processes costs more than it saves
+MAX_PARSE_WORKERS = 4
+
+_worker_logs: list[tuple[str, int, str]] = []
+
+
+class _CollectLogs(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        _worker_logs.append((record.name, record.levelno, record.getMessage()))
+
+
+def _worker_init() -> None:
+    # A worker's log lines are carried back with its result and re-emitted in the
+    # parent, where logging is configured (and where tests capture it).
+    root = logging.getLogger("digest")
+    root.handlers[:] = [_CollectLogs()]
+    root.setLevel(logging.DEBUG)
+    root.propagate = False
+
+
+def _parse_in_worker(feed: FeedSettings, response: Fetched, now: datetime) -> Parsed:
+    _worker_logs.clear()
+    try:
+        parsed = parse_feed(feed, response, now)
+    except Exception as e:
+        # Anything raised here would have to survive pickling; a string always does.
+        detail = traceback.format_exc()
+        _worker_logs.append((__name__, logging.WARNING, f"{feed.url}: parser crashed\n{detail}"))
+        parsed = Parsed(error=f"unexpected error: {type(e).__name__}: {e}")
+    return replace(parsed, logs=list(_worker_logs))
+
+
+def auto_workers(feeds: int) -> int:
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if feeds < POOL_MIN_FEEDS or not cpus or cpus < 2:
+        return 0
+    return min(cpus, MAX_PARSE_WORKERS)
+
+
+def _mp_context() -> multiprocessing.context.BaseContext:
+    # Not "fork": the parent has threads (the loop's resolver, servers in tests),
+    # and forking a threaded process can deadlock the child. A fork server starts
+    # once per process with digest.fetch.gather preloaded, then forks workers cheaply.
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload([__name__])
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
+class ParserPool:
+    """Parses bodies inline or in a process pool started on first use."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> ParserPool:
+        if self.workers > 0:
+            # Start the fork server (once per process; its imports take ~0.25 s)
+            # now, so that it is ready by the time the first body arrives. The
+            # workers themselves start on the first body: a run where every feed
+            # answers 304 costs no processes.
+            ctx = _mp_context()
+            if ctx.get_start_method() == "forkserver":
+                multiprocessing.forkserver.ensure_running()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    async def parse(self, feed: FeedSettings, response: Fetched, now: datetime) -> Parsed:
+        if self.workers <= 0:
+            return parse_feed(feed, response, now)
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                self.workers, mp_context=_mp_context(), initializer=_worker_init
+            )
+        loop = asyncio.get_running_loop()
+        try:
+            parsed = await loop.run_in_executor(self._pool, _parse_in_worker, feed, response, now)
+        except BrokenProcessPool:
+            # A worker died (killed, out of memory): finish the run inline.
+            log.warning("%s: parser process died; parsing on the main thread", feed.url)
+            self.workers = 0
+            return parse_feed(feed, response, now)
+        for name, level, message in parsed.logs:
+            logging.getLogger(name).log(level, "%s", message)
+        return parsed

@@ -1,0 +1,11 @@
+"""Running the pipeline: the stages in order, by hand, from cron or as a daemon.
+
+Owns: the orchestration (`pipeline`: gather → select → render → archive →
+deliver, and `run_once` for unattended runs), the one rule for when an issue
+is published or skipped (`schedule`), the APScheduler daemon (`daemon`), the
+report of each run (`runreport`), and the terminal's progress bar and signal
+handling (`console`).
+
+Makes no decision of its own: every choice is made by the pure stage it
+belongs to; this package moves data between the stages and the store.
+"""

@@ -1,0 +1,424 @@
+"""Orchestration: the stages in order, and nothing else.
+
+Owns: calling the stages (gather, select, render, archive, deliver) in the
+right order with the right inputs, the publishing lock around building and
+sending, the reports each step returns, and the unattended run (`run_once`:
+gather, then act on `schedule.decide` for the due weeks, then write the run
+report), shared by `digest run` and `digest daemon`. Every decision is made by the pure
+stage it belongs to; this module only moves data between them and the store.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from digest.config import Settings
+from digest.credentials import Secrets
+from digest.editorial.classify import Classifier, load_places
+from digest.editorial.relevance import Relevance, load_topics
+from digest.editorial.selection import (
+    LATE_HORIZON,
+    build_issue,
+    is_mailable,
+    issue_window,
+    late_posts,
+    latest_due_week,
+    lookback_start,
+    previous_week,
+    publish_time,
+)
+from digest.errors import ConfigError, LockBusy
+from digest.fetch.gather import GatherReport, gather
+from digest.mail.compose import prepare
+from digest.mail.deliver import DeliveryReport, deliver, send_test_copy
+from digest.mail.signing import Signer
+from digest.mail.transport import OutboxTransport, SmtpTransport, Transport
+from digest.models import Issue, Post
+from digest.render.issue import RenderedIssue, personalize, render_issue
+from digest.run.runreport import FeedHealth, feed_health, log_report, summarize, write_report
+from digest.run.schedule import Decision, WeekFacts, decide
+from digest.state.files import write_atomic
+from digest.state.lock import publishing_lock
+from digest.state.store import Store
+from digest.web.archive import write_issue
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltIssue:
+    issue: Issue
+    rendered: RenderedIssue
+    path: Path  # the archive's web page of the issue
+    seconds: float  # select + render + archive
+
+
+@dataclass
+class RunReport:
+    """What one `run_once` did, for the log, the report file and the exit code."""
+
+    week: str  # the newest due issue, or the one acted on
+    gather: GatherReport
+    action: str = ""  # "sent" | "already sent" | "deferred remain" | "skipped" | ...
+    built: BuiltIssue | None = None
+    delivery: DeliveryReport | None = None
+    notes: list[str] = field(default_factory=list)
+    verb: str = "run"  # "run" (cron) | "daemon"
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    decisions: list[Decision] = field(default_factory=list)
+    feeds: list[FeedHealth] = field(default_factory=list)
+    ledger: dict[str, int] = field(default_factory=dict)  # status -> count, of `week`
+    report_path: Path | None = None
+
+
+def feed_names(settings: Settings, store: Store) -> dict[str, str]:
+    """Display name per feed: the config's `name`, else the feed's own title, else its host."""
+    names = {}
+    for feed in settings.feeds:
+        title = store.feed_state(feed.url).title
+        names[feed.url] = feed.name or title or (urlsplit(feed.url).hostname or feed.url)
+    return names
+
+
+def issue_posts(settings: Settings, store: Store, week: str) -> tuple[list[Post], list[Post]]:
+    """The posts `week`'s issue is made of: (its window's, late ones of earlier weeks).
+
+    A frozen (sent) issue is made of its recorded posts, nothing else. Otherwise:
+    the posts of its window, plus those that arrived after their own issue was
+    sent (`selection.late_posts`), without any published before the lookback of
+    the first run (`selection.lookback_start`).
+    """
+    start, end = issue_window(week, settings)
+    if store.issue_frozen_at(week) is not None:
+        snapshot = store.issue_snapshot(week)
+        return [p for p in snapshot if p.published >= start], [
+            p for p in snapshot if p.published < start
+        ]
+    candidates = store.posts_first_seen_between(start - LATE_HORIZON, end, published_before=start)
+    late = late_posts(week, candidates, store.frozen_weeks(), settings)
+    not_before = lookback_start(store.installed_at(), settings)
+    window = store.posts_between(start, end)
+    if not_before is not None:
+        window = [p for p in window if p.published >= not_before]
+        late = [p for p in late if p.published >= not_before]
+    return window, late
+
+
+def issue_model(
+    settings: Settings, store: Store, week: str, now: datetime, *, number: int
+) -> Issue:
+    """The issue model for `week` from the stored posts (reads the store only).
+
+    A frozen issue is rebuilt from its recorded posts and dated when it was
+    frozen, so `build --week` gives the issue that was sent.
+    """
+    window, late = issue_posts(settings, store, week)
+    frozen_at = store.issue_frozen_at(week)
+    return build_issue(
+        window,
+        late=late,
+        settings=settings,
+        week=week,
+        number=number,
+        now=frozen_at or now,
+        feed_names=feed_names(settings, store),
+        feeds={f.url: f for f in settings.feeds},
+        classifier=Classifier(
+            settings.digest.countries, settings.aliases, load_places(settings.places_file)
+        ),
+        relevance=Relevance(load_topics(settings.topics_file)),
+    )
+
+
+def freeze_week(settings: Settings, store: Store, week: str, now: datetime) -> bool:
+    """Record the posts of `week`'s issue, once: from then on it never changes.
+
+    Call under the publishing lock, before the first message goes out. Returns
+    False when the week was frozen already (a resumed send).
+    """
+    if store.issue_frozen_at(week) is not None:
+        return False
+    store.issue_number(week, now)
+    window, late = issue_posts(settings, store, week)
+    return store.freeze_issue(week, [*window, *late], now)
+
+
+def build(
+    settings: Settings, store: Store, week: str, now: datetime, *, freeze: bool = False
+) -> BuiltIssue:
+    """Select, render and archive the issue for `week` (any week, past ones too).
+
+    With `freeze`, the issue's posts are recorded first (`freeze_week`): `send`
+    asks for it, `build` and `preview` do not.
+    """
+    started = time.perf_counter()
+    if freeze:
+        freeze_week(settings, store, week, now)
+    issue = issue_model(settings, store, week, now, number=store.issue_number(week, now))
+    rendered = render_issue(issue, settings)
+    path = write_issue(issue, rendered, settings)
+    seconds = time.perf_counter() - started
+    log.info(
+        "built %s: %d stories, %d duplicates merged, HTML %d bytes, %.2f s -> %s",
+        week,
+        issue.story_count,
+        issue.duplicates_merged,
+        len(rendered.html_email.encode()),
+        seconds,
+        path,
+    )
+    return BuiltIssue(issue=issue, rendered=rendered, path=path, seconds=seconds)
+
+
+PREVIEW_UNSUBSCRIBE_URL = "https://example.invalid/unsubscribe?token=preview"
+
+
+def preview(settings: Settings, store: Store, week: str, now: datetime, folder: Path) -> Path:
+    """Render `week` as its email into `folder` and return the page; change no state.
+
+    Nothing is archived, no issue number is assigned (the one it would get is
+    shown), nothing is sent. The unsubscribe link points nowhere real.
+    """
+    issue = issue_model(settings, store, week, now, number=store.next_issue_number(week))
+    rendered = render_issue(issue, settings)
+    page = folder / f"{week}.html"
+    write_atomic(page, personalize(rendered.html_email, PREVIEW_UNSUBSCRIBE_URL, html=True))
+    write_atomic(
+        folder / f"{week}.txt", personalize(rendered.text, PREVIEW_UNSUBSCRIBE_URL, html=False)
+    )
+    return page
+
+
+def make_signer(settings: Settings, secrets: Secrets) -> Signer | None:
+    """A DKIM signer when `[dkim]` is configured (its key checked now, before sending)."""
+    if settings.dkim is None:
+        return None
+    return Signer(settings.dkim, secrets.require_dkim_key())
+
+
+def make_transport(settings: Settings, secrets: Secrets) -> Transport:
+    if settings.smtp is None:
+        return OutboxTransport(settings.outbox_dir)
+    return SmtpTransport(settings.smtp, secrets.smtp_password)
+
+
+def _require_unsubscribe_url(settings: Settings) -> None:
+    if not settings.unsubscribe_url:
+        raise ConfigError(
+            "no unsubscribe URL: every message needs a one-click unsubscribe link",
+            file=str(settings.source),
+            key="archive.base_url",
+            hint="set [archive] base_url (or [unsubscribe] url) to your public https address",
+        )
+
+
+def send(
+    settings: Settings,
+    secrets: Secrets,
+    store: Store,
+    week: str,
+    clock: Clock,
+    *,
+    dry_run: bool = False,
+    stop: threading.Event | None = None,
+    progress: Callable[[DeliveryReport], None] | None = None,
+) -> tuple[BuiltIssue, DeliveryReport]:
+    """Build `week` and mail it to every active subscriber whose message is due.
+
+    Under the publishing lock. The issue is rendered and inlined once; each
+    message is made by substitution (`digest.mail.compose`) and sent over
+    `[delivery] connections` connections (`digest.mail.deliver`). The issue is marked
+    sent when no message is left to try (none pending, in flight or deferred).
+    With `stop` set (SIGTERM), the messages in flight finish and are committed.
+    """
+    key = secrets.require_signing_key()
+    _require_unsubscribe_url(settings)
+    signer = make_signer(settings, secrets)
+    with publishing_lock(settings.storage_path):
+        built = build(settings, store, week, clock(), freeze=not dry_run)
+        if not is_mailable(built.issue, settings):
+            log.warning("%s has no stories: nothing sent", week)
+            transport = make_transport(settings, secrets)
+            return built, DeliveryReport(week=week, transport=transport.description, empty=True)
+        prepared = prepare(week, built.rendered, settings)
+        report = deliver(
+            store,
+            prepared,
+            lambda: make_transport(settings, secrets),
+            key,
+            clock,
+            settings.delivery,
+            # Files in a folder gain nothing from parallel writers.
+            connections=None if settings.smtp else 1,
+            dry_run=dry_run,
+            signer=signer,
+            stop=stop,
+            progress=progress,
+        )
+        if not dry_run and not store.ledger_open(week):
+            store.mark_issue_sent(week, clock())
+    return built, report
+
+
+def send_test(
+    settings: Settings, secrets: Secrets, store: Store, week: str, address: str, clock: Clock
+) -> tuple[BuiltIssue, str]:
+    """Mail one copy of `week` to `address`; no ledger row is touched."""
+    key = secrets.require_signing_key()
+    _require_unsubscribe_url(settings)
+    signer = make_signer(settings, secrets)
+    built = build(settings, store, week, clock())
+    prepared = prepare(week, built.rendered, settings)
+    message_id = send_test_copy(
+        prepared, make_transport(settings, secrets), key, address, clock(), signer
+    )
+    return built, message_id
+
+
+# -- unattended runs ------------------------------------------------------------
+
+MAX_WEEKS_BACK = 53  # a run looks back at most this far for weeks nobody decided about
+
+
+def week_facts(store: Store, week: str, installed_at: datetime) -> WeekFacts:
+    """What `schedule.decide` needs to know about `week`, read from the store."""
+    return WeekFacts(
+        week=week,
+        installed_at=installed_at,
+        sent_at=store.issue_sent_at(week),
+        frozen_at=store.issue_frozen_at(week),
+        ledger_open=store.ledger_open(week),
+        skipped=store.skipped_reason(week),
+    )
+
+
+def weeks_to_decide(
+    store: Store, settings: Settings, now: datetime, installed_at: datetime
+) -> list[str]:
+    """The weeks a run decides about, oldest first: sends that started and did not
+    finish, the weeks since the last one the store knows of (none due before the
+    first run), and the newest due week. So a week missed while digest was down
+    is recorded as skipped, never forgotten silently."""
+    due = latest_due_week(now, settings)
+    missed = []
+    week = due
+    for _ in range(MAX_WEEKS_BACK):
+        week = previous_week(week)
+        if (
+            store.has_issue(week)
+            or store.skipped_reason(week) is not None
+            or publish_time(week, settings) < installed_at
+        ):
+            break
+        missed.append(week)
+    return list(dict.fromkeys([*store.unfinished_weeks(), *reversed(missed), due]))
+
+
+def run_once(
+    settings: Settings,
+    secrets: Secrets,
+    store: Store,
+    clock: Clock,
+    *,
+    stop: threading.Event | None = None,
+    verb: str = "run",
+    progress: Callable[[DeliveryReport], None] | None = None,
+) -> RunReport:
+    """One unattended run; `digest run` (cron) and every job of `digest daemon`.
+
+    Safe to call as often as anyone likes:
+
+    1. the first run records its time (`installed_at`: the lookback and the
+       "before install" rule count from it);
+    2. gather: fetch every feed (conditional GET), store new posts;
+    3. under the publishing lock, for each week of `weeks_to_decide`: decide
+       (`schedule.decide`, the one rule) and act on it: publish or resume (freeze
+       the issue's posts, then `send`), record a skip (once, logged as a warning),
+       or nothing. An empty issue with `empty_week = "skip"` is recorded as
+       skipped too;
+    4. write the run report (`digest.run.runreport`) and log its summary.
+
+    Raises `LockBusy` (after writing the report) when another process is
+    publishing: it decides for itself. With `stop` set (SIGTERM), no new send
+    starts and a send in progress finishes its messages in flight.
+    """
+    installed_at = store.ensure_installed_at(clock())
+    gathered = gather(settings, store, clock())
+    now = clock()
+    report = RunReport(
+        week=latest_due_week(now, settings), gather=gathered, verb=verb, started_at=now
+    )
+    report.feeds = feed_health(
+        gathered,
+        store.feed_states(f.url for f in settings.feeds),
+        store.newest_post_seen(),
+        now,
+    )
+    try:
+        with publishing_lock(settings.storage_path, nested=True):
+            _act(settings, secrets, store, clock, report, installed_at, stop, progress)
+    except LockBusy as e:
+        report.action = "another process is publishing"
+        report.notes.append(e.message)
+        _finish_report(settings, store, report, clock())
+        raise
+    _finish_report(settings, store, report, clock())
+    return report
+
+
+def _act(
+    settings: Settings,
+    secrets: Secrets,
+    store: Store,
+    clock: Clock,
+    report: RunReport,
+    installed_at: datetime,
+    stop: threading.Event | None,
+    progress: Callable[[DeliveryReport], None] | None = None,
+) -> None:
+    now = clock()
+    acted = False
+    for week in weeks_to_decide(store, settings, now, installed_at):
+        decision = decide(now, settings, week_facts(store, week, installed_at))
+        report.decisions.append(decision)
+        if decision.action.records_skip:
+            if store.skip_week(week, now, f"{decision.action}: {decision.reason}"):
+                log.warning("%s not published (%s): %s", week, decision.action, decision.reason)
+            report.week, report.action, acted = week, "skipped", True
+        elif decision.action.sends:
+            if stop is not None and stop.is_set():
+                report.notes.append(f"{week}: stopping; its send was not started")
+                report.week, report.action = week, "stopped"
+                return
+            log.info("%s: %s (%s)", week, decision.action, decision.reason)
+            freeze_week(settings, store, week, clock())
+            built, delivery = send(
+                settings, secrets, store, week, clock, stop=stop, progress=progress
+            )
+            report.week, report.built, report.delivery, acted = week, built, delivery, True
+            if delivery.empty:
+                store.skip_week(week, clock(), "no stories (empty_week = skip)")
+                report.action = "no stories, nothing sent"
+            else:
+                report.action = "deferred remain" if store.ledger_open(week) else "sent"
+        elif not acted:
+            report.week, report.action = week, str(decision.action)
+
+
+def _finish_report(settings: Settings, store: Store, report: RunReport, now: datetime) -> None:
+    report.ledger = store.ledger_counts(report.week)
+    data = summarize(report)
+    log_report(data)
+    try:
+        report.report_path = write_report(settings.schedule.reports_dir, data, now)
+    except OSError as e:
+        log.error("cannot write the run report into %s: %s", settings.schedule.reports_dir, e)

@@ -1,0 +1,443 @@
+"""SQLite storage: the one place that holds SQL.
+
+Owns: the `Store` class, every query but the delivery ledger's (mixed in from
+`digest.state.ledger`), and applying the schema and its migrations (the SQL text itself
+is `digest.state.schema`). Keeps machine state only: feed validators and failures,
+posts, subscribers, issues and their frozen posts, skipped weeks, the ledger.
+Doesn't own: configuration (hand-edited TOML, `digest.config`) or any decision
+about what goes into an issue (`digest.editorial.selection`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+from digest.errors import StoreError
+from digest.models import FeedState, Post, Subscriber
+from digest.state.ledger import DeliveryRow, LedgerOpened, LedgerQueries
+from digest.state.schema import (
+    MIGRATIONS,
+    SCHEMA,
+    SCHEMA_VERSION,
+    from_db_time,
+    opt_time,
+    post_from_row,
+    post_values,
+    subscriber_from_row,
+    to_db_time,
+)
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "SUBSCRIBER_STATUSES",
+    "DeliveryRow",
+    "LedgerOpened",
+    "Store",
+    "from_db_time",
+    "to_db_time",
+]
+
+SUBSCRIBER_STATUSES = ("active", "unsubscribed", "bouncing")
+
+
+def _run_script(db: sqlite3.Connection, script: str) -> None:
+    # Not executescript(): that commits first, and a migration must be all or nothing.
+    for statement in script.split(";"):
+        if statement.strip() and not all(
+            line.strip().startswith("--") or not line.strip() for line in statement.splitlines()
+        ):
+            db.execute(statement)
+
+
+_WRITERS: dict[Path, threading.RLock] = {}
+_WRITERS_GUARD = threading.Lock()
+
+
+def _writer_lock(path: Path) -> threading.RLock:
+    key = path.resolve()
+    with _WRITERS_GUARD:
+        return _WRITERS.setdefault(key, threading.RLock())
+
+
+class Store(LedgerQueries):
+    """All SQL of digest. Use as a context manager, or call `close()`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: we open transactions ourselves (see `_tx`).
+            self._db = sqlite3.connect(path, isolation_level=None, timeout=30)
+        except (OSError, sqlite3.Error) as e:
+            raise StoreError(f"{path}: cannot open the database: {e}") from e
+        self._db.row_factory = sqlite3.Row
+        self._writer = _writer_lock(path)
+        try:
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA foreign_keys = ON")
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            self._migrate()
+        except sqlite3.DatabaseError as e:
+            self._db.close()
+            raise StoreError(f"{path}: not a usable digest database: {e}") from e
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        # Threads of one process (the sender's workers, each with its own Store)
+        # queue on a lock here rather than on SQLite's busy handler, which sleeps
+        # in steps of milliseconds; other processes still meet the busy timeout.
+        with self._writer:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version == SCHEMA_VERSION:
+            return
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path}: schema version {version} is newer than this digest "
+                f"understands ({SCHEMA_VERSION})",
+                hint="upgrade digest, or point [storage] path at another file",
+            )
+        with self._tx() as db:
+            if version == 0:
+                _run_script(db, SCHEMA)
+            else:
+                for step in range(version, SCHEMA_VERSION):
+                    _run_script(db, MIGRATIONS[step])
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    # -- feeds ---------------------------------------------------------------
+
+    def feed_state(self, url: str) -> FeedState:
+        row = self._db.execute("SELECT * FROM feeds WHERE url = ?", (url,)).fetchone()
+        if row is None:
+            return FeedState(url=url)
+        return FeedState(
+            url=row["url"],
+            title=row["title"],
+            etag=row["etag"],
+            last_modified=row["last_modified"],
+            last_fetched=opt_time(row["last_fetched"]),
+            last_ok=opt_time(row["last_ok"]),
+            last_error=row["last_error"],
+            failures=row["failures"],
+        )
+
+    def feed_states(self, urls: Iterable[str]) -> dict[str, FeedState]:
+        return {url: self.feed_state(url) for url in urls}
+
+    def record_feed_ok(
+        self,
+        url: str,
+        now: datetime,
+        *,
+        title: str | None = None,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        warning: str | None = None,
+    ) -> None:
+        """A fetch succeeded (200 or 304). Validators are replaced only when given."""
+        with self._tx() as db:
+            db.execute(
+                """
+                INSERT INTO feeds (url, title, etag, last_modified, last_fetched, last_ok,
+                                   last_error, failures)
+                VALUES (:url, coalesce(:title, ''), :etag, :lm, :now, :now, :warning, 0)
+                ON CONFLICT (url) DO UPDATE SET
+                    title = coalesce(:title, title),
+                    etag = coalesce(:etag, etag),
+                    last_modified = coalesce(:lm, last_modified),
+                    last_fetched = :now, last_ok = :now,
+                    last_error = :warning, failures = 0
+                """,
+                {
+                    "url": url,
+                    "title": title,
+                    "etag": etag,
+                    "lm": last_modified,
+                    "now": to_db_time(now),
+                    "warning": warning,
+                },
+            )
+
+    def record_feed_error(self, url: str, error: str, now: datetime) -> int:
+        """A fetch failed; returns the number of consecutive failures so far."""
+        with self._tx() as db:
+            db.execute(
+                """
+                INSERT INTO feeds (url, last_fetched, last_error, failures)
+                VALUES (:url, :now, :error, 1)
+                ON CONFLICT (url) DO UPDATE SET
+                    last_fetched = :now, last_error = :error, failures = failures + 1
+                """,
+                {"url": url, "error": error, "now": to_db_time(now)},
+            )
+            row = db.execute("SELECT failures FROM feeds WHERE url = ?", (url,)).fetchone()
+        return int(row[0])
+
+    # -- posts ---------------------------------------------------------------
+
+    def add_posts(self, posts: Iterable[Post]) -> int:
+        """Store posts idempotently; returns how many were new.
+
+        A post seen again keeps its first-seen time and published time; its title,
+        summary and link follow the feed (feeds fix typos).
+        """
+        new = 0
+        with self._tx() as db:
+            for p in posts:
+                cur = db.execute(
+                    """
+                    INSERT INTO posts (feed_url, post_id, url, title, summary, published,
+                                       first_seen, language, date_from_feed)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (feed_url, post_id) DO NOTHING
+                    """,
+                    post_values(p),
+                )
+                if cur.rowcount:
+                    new += 1
+                else:
+                    db.execute(
+                        "UPDATE posts SET url = ?, title = ?, summary = ? "
+                        "WHERE feed_url = ? AND post_id = ?",
+                        (p.url, p.title, p.summary, p.feed_url, p.post_id),
+                    )
+        return new
+
+    def posts_between(self, start: datetime, end: datetime) -> list[Post]:
+        """Posts published in [start, end), newest first."""
+        rows = self._db.execute(
+            "SELECT * FROM posts WHERE published >= ? AND published < ? "
+            "ORDER BY published DESC, feed_url, post_id",
+            (to_db_time(start), to_db_time(end)),
+        ).fetchall()
+        return [post_from_row(r) for r in rows]
+
+    def count_posts(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM posts").fetchone()[0])
+
+    # -- subscribers ---------------------------------------------------------
+
+    def add_subscriber(self, email: str, name: str, now: datetime) -> tuple[Subscriber, bool]:
+        """Add or re-activate a subscriber. Returns (subscriber, changed).
+
+        `email` must already be validated and normalised (`digest.state.subscribers`).
+        """
+        stamp = to_db_time(now)
+        with self._tx() as db:
+            row = db.execute("SELECT * FROM subscribers WHERE email = ?", (email,)).fetchone()
+            if row is None:
+                db.execute(
+                    "INSERT INTO subscribers (email, name, status, created, updated) "
+                    "VALUES (?, ?, 'active', ?, ?)",
+                    (email, name, stamp, stamp),
+                )
+                changed = True
+            elif row["status"] != "active":
+                db.execute(
+                    "UPDATE subscribers SET status = 'active', name = coalesce(nullif(?, ''), "
+                    "name), updated = ? WHERE id = ?",
+                    (name, stamp, row["id"]),
+                )
+                changed = True
+            else:
+                changed = False
+            row = db.execute("SELECT * FROM subscribers WHERE email = ?", (email,)).fetchone()
+        return subscriber_from_row(row), changed
+
+    def set_subscriber_status(self, email_or_id: str | int, status: str, now: datetime) -> bool:
+        """Change a subscriber's status; False when no such subscriber exists."""
+        if status not in SUBSCRIBER_STATUSES:
+            raise ValueError(f"unknown subscriber status {status!r}")
+        column = "id" if isinstance(email_or_id, int) else "email"
+        with self._tx() as db:
+            cur = db.execute(
+                f"UPDATE subscribers SET status = ?, updated = ? WHERE {column} = ?",
+                (status, to_db_time(now), email_or_id),
+            )
+        return cur.rowcount > 0
+
+    def subscriber(self, subscriber_id: int) -> Subscriber | None:
+        row = self._db.execute(
+            "SELECT * FROM subscribers WHERE id = ?", (subscriber_id,)
+        ).fetchone()
+        return subscriber_from_row(row) if row else None
+
+    def subscribers(self, status: str | None = None) -> list[Subscriber]:
+        if status is None:
+            rows = self._db.execute("SELECT * FROM subscribers ORDER BY id").fetchall()
+        else:
+            rows = self._db.execute(
+                "SELECT * FROM subscribers WHERE status = ? ORDER BY id", (status,)
+            ).fetchall()
+        return [subscriber_from_row(r) for r in rows]
+
+    # -- issues and the delivery ledger ----------------------------------------
+
+    def issue_number(self, week: str, now: datetime) -> int:
+        """The number of the issue for `week`, assigned on first use and then fixed."""
+        with self._tx() as db:
+            row = db.execute("SELECT number FROM issues WHERE week = ?", (week,)).fetchone()
+            if row:
+                return int(row[0])
+            number = db.execute("SELECT coalesce(max(number), 0) + 1 FROM issues").fetchone()[0]
+            db.execute(
+                "INSERT INTO issues (week, number, built_at) VALUES (?, ?, ?)",
+                (week, number, to_db_time(now)),
+            )
+        return int(number)
+
+    def next_issue_number(self, week: str) -> int:
+        """The number `week` has, or would get if built now; assigns nothing."""
+        row = self._db.execute("SELECT number FROM issues WHERE week = ?", (week,)).fetchone()
+        if row:
+            return int(row[0])
+        return int(
+            self._db.execute("SELECT coalesce(max(number), 0) + 1 FROM issues").fetchone()[0]
+        )
+
+    def mark_issue_sent(self, week: str, now: datetime) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE issues SET sent_at = coalesce(sent_at, ?) WHERE week = ?",
+                (to_db_time(now), week),
+            )
+
+    def issue_sent_at(self, week: str) -> datetime | None:
+        row = self._db.execute("SELECT sent_at FROM issues WHERE week = ?", (week,)).fetchone()
+        return opt_time(row[0]) if row else None
+
+    # -- unattended runs -------------------------------------------------------
+
+    def installed_at(self) -> datetime | None:
+        """When digest first ran on this database (None before the first run)."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'installed_at'").fetchone()
+        return from_db_time(row[0]) if row else None
+
+    def ensure_installed_at(self, now: datetime) -> datetime:
+        """Record `now` as the first run's time unless one is recorded; return the record."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES ('installed_at', ?) "
+                "ON CONFLICT (key) DO NOTHING",
+                (to_db_time(now),),
+            )
+            row = db.execute("SELECT value FROM meta WHERE key = 'installed_at'").fetchone()
+        return from_db_time(row[0])
+
+    def has_issue(self, week: str) -> bool:
+        """Whether `week` has an issue row (it was built, numbered or sent)."""
+        return (
+            self._db.execute("SELECT 1 FROM issues WHERE week = ?", (week,)).fetchone() is not None
+        )
+
+    def issue_frozen_at(self, week: str) -> datetime | None:
+        row = self._db.execute("SELECT frozen_at FROM issues WHERE week = ?", (week,)).fetchone()
+        return opt_time(row[0]) if row else None
+
+    def frozen_weeks(self) -> dict[str, datetime]:
+        """week → when its posts were recorded, for every frozen issue."""
+        rows = self._db.execute(
+            "SELECT week, frozen_at FROM issues WHERE frozen_at IS NOT NULL"
+        ).fetchall()
+        return {str(r[0]): from_db_time(r[1]) for r in rows}
+
+    def unfinished_weeks(self) -> list[str]:
+        """Frozen issues (their send started) neither marked sent nor skipped, oldest
+        first."""
+        rows = self._db.execute(
+            "SELECT week FROM issues WHERE frozen_at IS NOT NULL AND sent_at IS NULL "
+            "AND week NOT IN (SELECT week FROM skipped_weeks) ORDER BY week"
+        ).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def freeze_issue(self, week: str, posts: Iterable[Post], now: datetime) -> bool:
+        """Record the posts of `week`'s issue and fix it; False when it was fixed already.
+
+        The issue row must exist (`issue_number`). All or nothing, in one transaction.
+        """
+        with self._tx() as db:
+            row = db.execute("SELECT frozen_at FROM issues WHERE week = ?", (week,)).fetchone()
+            if row is None:
+                raise StoreError(f"{week}: no issue row to freeze (call issue_number first)")
+            if row[0] is not None:
+                return False
+            db.executemany(
+                """
+                INSERT INTO issue_posts (week, feed_url, post_id, url, title, summary,
+                                         published, first_seen, language, date_from_feed)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                [(week, *post_values(p)) for p in posts],
+            )
+            db.execute("UPDATE issues SET frozen_at = ? WHERE week = ?", (to_db_time(now), week))
+        return True
+
+    def issue_snapshot(self, week: str) -> list[Post]:
+        """The posts recorded when `week` was frozen, newest first."""
+        rows = self._db.execute(
+            "SELECT * FROM issue_posts WHERE week = ? ORDER BY published DESC, feed_url, post_id",
+            (week,),
+        ).fetchall()
+        return [post_from_row(r) for r in rows]
+
+    def posts_first_seen_between(
+        self, since: datetime, until: datetime, *, published_before: datetime
+    ) -> list[Post]:
+        """Posts first seen in [since, until) and published before `published_before`:
+        the candidates for arriving late."""
+        rows = self._db.execute(
+            "SELECT * FROM posts WHERE first_seen >= ? AND first_seen < ? AND published < ? "
+            "ORDER BY published DESC, feed_url, post_id",
+            (to_db_time(since), to_db_time(until), to_db_time(published_before)),
+        ).fetchall()
+        return [post_from_row(r) for r in rows]
+
+    def skip_week(self, week: str, now: datetime, reason: str) -> bool:
+        """Record that `week` is not published, and why; False when it was recorded already."""
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO skipped_weeks (week, at, reason) VALUES (?, ?, ?) "
+                "ON CONFLICT (week) DO NOTHING",
+                (week, to_db_time(now), reason),
+            )
+        return cur.rowcount > 0
+
+    def skipped_reason(self, week: str) -> str | None:
+        row = self._db.execute(
+            "SELECT reason FROM skipped_weeks WHERE week = ?", (week,)
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    def newest_post_seen(self) -> dict[str, datetime]:
+        """feed URL → when its newest post was first seen."""
+        rows = self._db.execute(
+            "SELECT feed_url, max(first_seen) FROM posts GROUP BY feed_url"
+        ).fetchall()
+        return {str(r[0]): from_db_time(r[1]) for r in rows}
