@@ -29,7 +29,7 @@ from email.utils import format_datetime, formataddr, parseaddr, quote
 from digest.config import Settings
 from digest.models import Subscriber
 from digest.render.issue import UNSUBSCRIBE_PLACEHOLDER, RenderedIssue
-from digest.web.unsubscribe import make_token, unsubscribe_mailto, unsubscribe_url
+from digest.tokens import make_token, unsubscribe_mailto, unsubscribe_url
 
 # 7-bit transfer encodings (quoted-printable / base64) so that any relay takes the
 # bytes as they are, whether or not it offers 8BITMIME.

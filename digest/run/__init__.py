@@ -6,6 +6,7 @@ is published or skipped (`schedule`), the APScheduler daemon (`daemon`), the
 report of each run (`runreport`), and the terminal's progress bar and signal
 handling (`console`).
 
-Makes no decision of its own: every choice is made by the pure stage it
-belongs to; this package moves data between the stages and the store.
+Never touches: a decision of its own. Every choice is made by the pure stage
+it belongs to (`digest.editorial`, `schedule.decide`); this package moves data
+between the stages and the store, and nothing below it imports it.
 """

@@ -14,8 +14,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -35,15 +35,15 @@ from digest.editorial.selection import (
     publish_time,
 )
 from digest.errors import ConfigError, LockBusy
-from digest.fetch.gather import GatherReport, gather
+from digest.fetch.gather import gather
 from digest.mail.compose import prepare
 from digest.mail.deliver import DeliveryReport, deliver, send_test_copy
 from digest.mail.signing import Signer
 from digest.mail.transport import OutboxTransport, SmtpTransport, Transport
 from digest.models import Issue, Post
 from digest.render.issue import RenderedIssue, personalize, render_issue
-from digest.run.runreport import FeedHealth, feed_health, log_report, summarize, write_report
-from digest.run.schedule import Decision, WeekFacts, decide
+from digest.run.runreport import RunReport, feed_health, log_report, summarize, write_report
+from digest.run.schedule import WeekFacts, decide
 from digest.state.files import write_atomic
 from digest.state.lock import publishing_lock
 from digest.state.store import Store
@@ -60,24 +60,6 @@ class BuiltIssue:
     rendered: RenderedIssue
     path: Path  # the archive's web page of the issue
     seconds: float  # select + render + archive
-
-
-@dataclass
-class RunReport:
-    """What one `run_once` did, for the log, the report file and the exit code."""
-
-    week: str  # the newest due issue, or the one acted on
-    gather: GatherReport
-    action: str = ""  # "sent" | "already sent" | "deferred remain" | "skipped" | ...
-    built: BuiltIssue | None = None
-    delivery: DeliveryReport | None = None
-    notes: list[str] = field(default_factory=list)
-    verb: str = "run"  # "run" (cron) | "daemon"
-    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    decisions: list[Decision] = field(default_factory=list)
-    feeds: list[FeedHealth] = field(default_factory=list)
-    ledger: dict[str, int] = field(default_factory=dict)  # status -> count, of `week`
-    report_path: Path | None = None
 
 
 def feed_names(settings: Settings, store: Store) -> dict[str, str]:
@@ -404,7 +386,7 @@ def _act(
             built, delivery = send(
                 settings, secrets, store, week, clock, stop=stop, progress=progress
             )
-            report.week, report.built, report.delivery, acted = week, built, delivery, True
+            report.week, report.issue, report.delivery, acted = week, built.issue, delivery, True
             if delivery.empty:
                 store.skip_week(week, clock(), "no stories (empty_week = skip)")
                 report.action = "no stories, nothing sent"

@@ -1,6 +1,6 @@
 """The report of one unattended run: what happened, for the log and for a file.
 
-Owns: judging feed health (ok / failed / stale), turning a `RunReport` into a
+Owns: judging feed health (ok / failed / stale), the `RunReport` of a run, turning it into a
 JSON-able summary and readable lines, and writing it under `[schedule]
 reports_dir` (a folder only the owner can read: reports name feeds and the
 counts of a mailing list). Doesn't own: doing any of it (`digest.run.pipeline`).
@@ -16,17 +16,16 @@ import json
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from digest.fetch.gather import FAILED, GatherReport
-from digest.models import FeedState
+from digest.mail.deliver import DeliveryReport
+from digest.models import FeedState, Issue
+from digest.run.schedule import Decision
 from digest.state.files import write_atomic
-
-if TYPE_CHECKING:
-    from digest.run.pipeline import RunReport
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +38,24 @@ class FeedHealth:
     url: str
     status: str  # "ok" | "failed" | "stale"
     detail: str = ""
+
+
+@dataclass
+class RunReport:
+    """What one `run_once` did, for the log, the report file and the exit code."""
+
+    week: str  # the newest due issue, or the one acted on
+    gather: GatherReport
+    action: str = ""  # "sent" | "already sent" | "deferred remain" | "skipped" | ...
+    issue: Issue | None = None  # the issue acted on, when one was built
+    delivery: DeliveryReport | None = None
+    notes: list[str] = field(default_factory=list)
+    verb: str = "run"  # "run" (cron) | "daemon"
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    decisions: list[Decision] = field(default_factory=list)
+    feeds: list[FeedHealth] = field(default_factory=list)
+    ledger: dict[str, int] = field(default_factory=dict)  # status -> count, of `week`
+    report_path: Path | None = None
 
 
 def feed_health(
@@ -69,7 +86,7 @@ def feed_health(
 def summarize(report: RunReport) -> dict[str, Any]:
     """The run as plain data (what the report file holds)."""
     feeds = report.feeds
-    issue = report.built.issue if report.built else None
+    issue = report.issue
     return {
         "verb": report.verb,
         "started_at": report.started_at.astimezone(UTC).isoformat(),

@@ -1,63 +1,22 @@
-"""Signed one-click unsubscribe: tokens, links, and the endpoint that honours them.
+"""The endpoint that honours signed one-click unsubscribe links.
 
-Owns: making and checking the per-subscriber token carried by the
-`List-Unsubscribe` URL (HMAC-SHA256 with `DIGEST_SECRET`), building that URL,
-and a small WSGI application that answers it (RFC 8058: a POST with
+Owns: a small WSGI application for `[unsubscribe] url` (RFC 8058: a POST with
 `List-Unsubscribe=One-Click` unsubscribes at once; a GET shows a confirm
-button, because link scanners follow GETs). Doesn't own: composing messages.
+button, because link scanners follow GETs). Doesn't own: making or checking
+the tokens (`digest.tokens`), or composing messages.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import html
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs
 
-from digest.models import Subscriber
 from digest.state.store import Store
-
-SIGNATURE_BYTES = 16  # 128 bits: forging one takes ~2**127 guesses
-
-
-def _signature(key: bytes, subscriber_id: int, email: str) -> str:
-    message = f"digest-unsubscribe\n{subscriber_id}\n{email.casefold()}".encode()
-    digest = hmac.new(key, message, hashlib.sha256).digest()[:SIGNATURE_BYTES]
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
-
-
-def make_token(key: bytes, subscriber: Subscriber) -> str:
-    """`<id>.<signature>`: names the subscriber without exposing the address."""
-    return f"{subscriber.id}.{_signature(key, subscriber.id, subscriber.email)}"
-
-
-def verify_token(
-    key: bytes, token: str, lookup: Callable[[int], Subscriber | None]
-) -> Subscriber | None:
-    """The subscriber a token was made for, or None when it is forged or stale."""
-    sid_text, _, sig = token.strip().partition(".")
-    if not sid_text.isdigit() or not sig:
-        return None
-    subscriber = lookup(int(sid_text))
-    if subscriber is None:
-        return None
-    expected = _signature(key, subscriber.id, subscriber.email)
-    return subscriber if hmac.compare_digest(expected, sig) else None
-
-
-def unsubscribe_url(base: str, token: str) -> str:
-    separator = "&" if "?" in base else "?"
-    return f"{base}{separator}token={quote(token, safe='.')}"
-
-
-def unsubscribe_mailto(address: str, token: str) -> str:
-    return f"mailto:{address}?subject={quote('unsubscribe ' + token)}"
-
+from digest.tokens import unsubscribe_url, verify_token
 
 _PAGE = """<!doctype html><html><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1"><title>{title}</title></head>
