@@ -11,6 +11,8 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "digest needs Python 3.11 or newer")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	@# Until 0.2 the distribution was called "digest" (a name taken on the package index).
+	$(BIN)/python -m pip uninstall --quiet --yes digest 2>/dev/null || true
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
@@ -41,4 +43,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/delivery.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) var dist build .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -16,4 +16,4 @@ At the top: `cli` (the front door), `config` (the TOML settings), `credentials`
 `errors` (the one exception root) and `logs`.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from digest import __version__
-from digest.config import Settings, config_path, load_settings
-from digest.credentials import load_secrets
+from digest import __version__, bundled
+from digest.config import Settings, check_moved_paths, config_path, load_settings
+from digest.credentials import Secrets, env_file_for, load_secrets
 from digest.editorial.selection import latest_due_week, next_week, parse_week
 from digest.errors import DigestError
 from digest.logs import FORMATS
@@ -49,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--config",
         default=argparse.SUPPRESS,
         metavar="PATH",
-        help="config file (default: $DIGEST_CONFIG, else config/digest.toml)",
+        help="config file (default: $DIGEST_CONFIG, else digest.toml, else config/digest.toml, "
+        "in the current folder); relative paths in it follow its folder",
     )
     common.add_argument(
         "--log-level",
@@ -200,6 +201,21 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("file", nargs="?", default="-", help="output file (default: standard output)")
 
     p = sub.add_parser(
+        "init",
+        parents=[common],
+        help="write a folder ready to run digest for real",
+        description="Write into DIR a commented digest.toml, a .env with a freshly "
+        "generated DIGEST_SECRET (mode 600), systemd units (a timer-driven run every 15 "
+        "minutes, or the daemon) and a crontab line, all pointing at DIR. Relative paths "
+        "in digest.toml follow DIR, so they work from any working directory. Existing "
+        "files are refused without --force; an existing .env is always kept.",
+    )
+    p.add_argument(
+        "dir", nargs="?", type=Path, default=Path("."), help="the folder (default: here)"
+    )
+    p.add_argument("--force", action="store_true", help="rewrite existing files (not .env)")
+
+    p = sub.add_parser(
         "demo",
         parents=[common],
         help="run the whole pipeline offline",
@@ -230,10 +246,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return load_settings(config_path(getattr(args, "config", None)))
+    settings = load_settings(config_path(getattr(args, "config", None)))
+    check_moved_paths(settings, Path.cwd())
+    return settings
+
+
+def _secrets(settings: Settings) -> Secrets:
+    return load_secrets(env_file_for(settings.source))
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    bundled.check()
+    if args.command == "init":
+        return _init(args)
     if args.command == "demo":
         from digest.loopback.demo import run_demo
 
@@ -272,8 +297,19 @@ def _dispatch(args: argparse.Namespace) -> int:
         if args.command == "daemon":
             from digest.run.daemon import run_daemon
 
-            return run_daemon(settings, load_secrets())
+            return run_daemon(settings, _secrets(settings))
     raise AssertionError(f"unhandled command {args.command}")
+
+
+def _init(args: argparse.Namespace) -> int:
+    from digest.deploy import init_folder, next_steps
+
+    written = init_folder(args.dir, force=args.force)
+    for item in written:
+        print(f"{'kept ' if item.kept else 'wrote'} {item.path}  ({item.what})")
+    for line in next_steps(args.dir):
+        print(line)
+    return 0
 
 
 def _run(settings: Settings, store: Store) -> int:
@@ -283,7 +319,9 @@ def _run(settings: Settings, store: Store) -> int:
     from digest.run.pipeline import run_once
 
     with stop_on_signals(threading.Event()) as stop, send_progress() as progress:
-        result = run_once(settings, load_secrets(), store, utc_now, stop=stop, progress=progress)
+        result = run_once(
+            settings, _secrets(settings), store, utc_now, stop=stop, progress=progress
+        )
     for line in result.gather.summary_lines():
         print(line)
     for decision in result.decisions:
@@ -323,7 +361,7 @@ def _send(args: argparse.Namespace, settings: Settings, store: Store) -> int:
     from digest.run.console import send_progress, stop_on_signals
     from digest.run.pipeline import send, send_test
 
-    secrets = load_secrets()
+    secrets = _secrets(settings)
     week = args.week or latest_due_week(utc_now(), settings)
     if args.to:
         address = normalize_address(args.to)

@@ -1,13 +1,15 @@
 """The one settings loader.
 
-Owns: reading the hand-edited TOML config (default `config/digest.toml`, or
-`--config`, or `$DIGEST_CONFIG`) into frozen dataclasses, validating every key
-before any network I/O, and reading secrets from the environment / `.env`.
-Doesn't own: machine state (that is SQLite, see `digest.state.store`).
+Owns: finding the config file (`--config`, else `$DIGEST_CONFIG`, else
+`digest.toml` in the current folder, else `config/digest.toml`), reading that
+hand-edited TOML into frozen dataclasses, and validating every key before any
+network I/O. Doesn't own: secrets (`digest.credentials`), machine state (SQLite,
+`digest.state.store`), or where digest's own data files are (`digest.bundled`).
 
 Every default is documented here, next to where it is defined; the README's
-config reference mirrors this file. Relative paths in the config are resolved
-against the current working directory (run cron jobs from the project folder).
+config reference mirrors this file. Relative paths in the config resolve
+against the folder of the config file, never the current working directory, so
+cron, systemd and `cd` elsewhere all mean the same files.
 
 An unknown key or a bad value raises `ConfigError` naming the key and the file.
 """
@@ -30,9 +32,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale
 
+from digest import __version__, bundled
 from digest.errors import ConfigError
 
-DEFAULT_CONFIG_PATH = Path("config/digest.toml")
+# Looked for in the current folder, in this order, without --config or $DIGEST_CONFIG:
+# what `digest init` writes, then the source checkout's example.
+DEFAULT_CONFIG_PATHS = (Path("digest.toml"), Path("config/digest.toml"))
 ENV_CONFIG = "DIGEST_CONFIG"
 # Headers every DKIM signature covers (RFC 8058 asks for both List-Unsubscribe ones).
 DKIM_HEADERS = (
@@ -45,10 +50,6 @@ SUPPORTED_LANGUAGES = ("ja", "en")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SECURITY_MODES = ("starttls", "ssl", "none")
 DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-TEMPLATES_DIR = PROJECT_DIR / "templates"
-PROJECT_PLACES_FILE = PROJECT_DIR / "config" / "places.toml"
-PROJECT_TOPICS_FILE = PROJECT_DIR / "config" / "topics.toml"
 EMPTY_WEEK_MODES = ("skip", "quiet")
 FEED_FILTERS = ("ai",)  # topics of config/topics.toml a feed can be filtered on
 
@@ -95,7 +96,7 @@ class GatherSettings:
     max_bytes: int = 10 * 1024 * 1024  # larger responses are refused
     max_redirects: int = 5
     concurrency: int = 128  # feeds fetched at once (100 feeds in one round)
-    user_agent: str = "digest/0.1 (+https://github.com/digest; weekly AI digest)"
+    user_agent: str = f"digest/{__version__} (weekly AI news digest)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,21 +165,22 @@ class Settings:
     unsubscribe_url: str  # [unsubscribe] url, default <base_url>unsubscribe
     unsubscribe_mailto: str  # [unsubscribe] mailto, default the From address
     aliases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # [aliases]
-    templates_dir: Path = TEMPLATES_DIR
+    templates_dir: Path = bundled.TEMPLATES_DIR  # searched first; digest's own templates after
     dkim: DkimSettings | None = None  # [dkim]; None: messages go out unsigned
-    places_file: Path = PROJECT_PLACES_FILE  # [digest] places
-    topics_file: Path = PROJECT_TOPICS_FILE  # [digest] topics
+    places_file: Path = bundled.PLACES_FILE  # [digest] places
+    topics_file: Path = bundled.TOPICS_FILE  # [digest] topics
     delivery: DeliverySettings = DeliverySettings()  # [delivery]
     schedule: ScheduleSettings = ScheduleSettings()  # [schedule]
 
 
 def config_path(cli_value: str | None) -> Path:
-    """`--config`, else `$DIGEST_CONFIG`, else `config/digest.toml`."""
+    """`--config`, else `$DIGEST_CONFIG`, else the first of `DEFAULT_CONFIG_PATHS`
+    that exists in the current folder (the first of them when none does)."""
     if cli_value:
         return Path(cli_value)
     if os.environ.get(ENV_CONFIG):
         return Path(os.environ[ENV_CONFIG])
-    return DEFAULT_CONFIG_PATH
+    return next((p for p in DEFAULT_CONFIG_PATHS if p.is_file()), DEFAULT_CONFIG_PATHS[0])
 
 
 def load_settings(path: Path) -> Settings:
@@ -190,7 +192,8 @@ def load_settings(path: Path) -> Settings:
         raise ConfigError(
             "config file not found",
             file=name,
-            hint="copy config/digest.toml from the project, or pass --config",
+            hint="write one with `digest init DIR` (then pass --config DIR/digest.toml, "
+            "or run digest in DIR), or set $DIGEST_CONFIG",
         ) from e
     except OSError as e:
         raise ConfigError(f"cannot read config file: {e.strerror}", file=name) from e
@@ -201,6 +204,44 @@ def load_settings(path: Path) -> Settings:
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"not valid TOML: {e}", file=name) from e
     return parse_settings(data, source=path)
+
+
+def check_moved_paths(settings: Settings, cwd: Path) -> None:
+    """Refuse a config whose state stayed where an older digest put it.
+
+    Before 0.2 relative paths followed the current folder; now they follow the
+    config file's. The old layout was a config in a folder below the one digest
+    ran in (`config/digest.toml`, run from the project folder). For such a
+    config, a relative `[storage] path` or `[archive] dir` that now names
+    nothing, while the same text read from the current folder names a database
+    or a published archive, would silently start an empty one: raise
+    `ConfigError` saying what to write instead. Configs elsewhere are new
+    installs and are never refused.
+    """
+    base, cwd = settings.source.parent.absolute(), cwd.absolute()
+    if base == cwd or not base.is_relative_to(cwd):
+        return
+    checks = (
+        ("storage.path", settings.storage_path, Path()),  # a database file
+        ("archive.dir", settings.archive.dir, Path("index.html")),  # a published archive
+    )
+    for key, path, sign_of_state in checks:
+        try:
+            written = path.absolute().relative_to(base)
+        except ValueError:
+            continue  # absolute, elsewhere
+        old = cwd / written
+        if not path.exists() and (old / sign_of_state).is_file():
+            section, name = key.split(".")
+            raise ConfigError(
+                f"{written} now means {path.absolute()} (relative paths follow the config "
+                f"file's folder), which does not exist; {old} (the old meaning, from the "
+                "current folder) holds your data",
+                file=str(settings.source),
+                key=key,
+                hint=f'write {name} = "{os.path.relpath(old, base)}" under [{section}], '
+                "or an absolute path",
+            )
 
 
 class _Table:
@@ -335,8 +376,8 @@ def parse_settings(data: Mapping[str, Any], source: Path) -> Settings:
         if code in countries:
             raise d.error("countries", f"{code} is listed twice")
         countries.append(code)
-    places_file = _data_file(d, source, "places", PROJECT_PLACES_FILE)
-    topics_file = _data_file(d, source, "topics", PROJECT_TOPICS_FILE)
+    places_file = _data_file(d, source, "places", bundled.PLACES_FILE)
+    topics_file = _data_file(d, source, "topics", bundled.TOPICS_FILE)
     max_per_section = d.take("max_per_section", int, dflt.max_per_section)
     _positive(d, "max_per_section", max_per_section)
     digest = DigestSettings(
@@ -432,7 +473,7 @@ def parse_settings(data: Mapping[str, Any], source: Path) -> Settings:
         s.finish()
 
     st = _Table(top.take("storage", dict, {}), file, "storage")
-    storage_path = Path(st.text("path", "var/digest.sqlite3"))
+    storage_path = _relative_to(source, st.text("path", "var/digest.sqlite3"))
     st.finish()
 
     a = _Table(top.take("archive", dict, {}), file, "archive")
@@ -441,11 +482,11 @@ def parse_settings(data: Mapping[str, Any], source: Path) -> Settings:
         base_url = _http_url(a, "base_url", base_url)
         if not base_url.endswith("/"):
             base_url += "/"
-    archive = ArchiveSettings(dir=Path(a.text("dir", "archive")), base_url=base_url)
+    archive = ArchiveSettings(dir=_relative_to(source, a.text("dir", "archive")), base_url=base_url)
     a.finish()
 
     o = _Table(top.take("outbox", dict, {}), file, "outbox")
-    outbox_dir = Path(o.text("dir", "var/outbox"))
+    outbox_dir = _relative_to(source, o.text("dir", "var/outbox"))
     outbox_from = o.text("from")
     o.finish()
     if smtp:
@@ -493,10 +534,12 @@ def parse_settings(data: Mapping[str, Any], source: Path) -> Settings:
         dk.finish()
 
     delivery = _parse_delivery(_Table(top.take("delivery", dict, {}), file, "delivery"))
-    schedule = _parse_schedule(_Table(top.take("schedule", dict, {}), file, "schedule"))
+    schedule = _parse_schedule(_Table(top.take("schedule", dict, {}), file, "schedule"), source)
 
     tp = _Table(top.take("templates", dict, {}), file, "templates")
-    templates_dir = Path(tp.text("dir")) if "dir" in tp.data else TEMPLATES_DIR
+    templates_dir = (
+        _relative_to(source, tp.text("dir")) if "dir" in tp.data else bundled.TEMPLATES_DIR
+    )
     tp.finish()
 
     top.finish()
@@ -545,7 +588,7 @@ def _parse_delivery(t: _Table) -> DeliverySettings:
     return delivery
 
 
-def _parse_schedule(t: _Table) -> ScheduleSettings:
+def _parse_schedule(t: _Table, source: Path) -> ScheduleSettings:
     dflt = ScheduleSettings()
     empty_week = t.text("empty_week", dflt.empty_week).lower()
     if empty_week not in EMPTY_WEEK_MODES:
@@ -560,7 +603,7 @@ def _parse_schedule(t: _Table) -> ScheduleSettings:
         lateness=_duration(t, "lateness", dflt.lateness),
         lookback=_duration(t, "lookback", dflt.lookback),
         empty_week=empty_week,
-        reports_dir=Path(t.text("reports_dir", str(dflt.reports_dir))),
+        reports_dir=_relative_to(source, t.text("reports_dir", str(dflt.reports_dir))),
     )
     if schedule.gather_every < timedelta(minutes=1):
         raise t.error("gather_every", "must be at least 1m", hint="feeds are not chat rooms")
@@ -591,6 +634,11 @@ def _duration(table: _Table, name: str, default: timedelta) -> timedelta:
         raise table.error(
             name, f"{raw!r} is not a duration", hint='write e.g. "90s", "15m", "12h" or "7d"'
         ) from e
+
+
+def _relative_to(source: Path, value: str) -> Path:
+    """A path from the config file: absolute as written, else relative to its folder."""
+    return source.parent / Path(value).expanduser()
 
 
 def _data_file(table: _Table, source: Path, key: str, project_file: Path) -> Path:

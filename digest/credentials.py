@@ -1,8 +1,10 @@
 """Secrets: from the environment or `.env` only, never from the TOML file.
 
-Owns: the names of the secret variables, reading them (the environment wins over
-`.env`, which is read, not exported), and refusing a missing or weak one with a
-hint. Doesn't own: the hand-edited settings (`digest.config`).
+Owns: the names of the secret variables, which `.env` file is read (the one
+beside the config file, else the one in the current folder), reading them (the
+environment wins over `.env`, which is read, not exported), and refusing a
+missing or weak one with a hint. Doesn't own: the hand-edited settings
+(`digest.config`).
 """
 
 from __future__ import annotations
@@ -48,16 +50,29 @@ class Secrets:
         return self.signing_key
 
 
-def load_secrets(env_file: Path | None = None) -> Secrets:
-    """Read secrets from the process environment, then `.env` (the environment wins).
+def env_file_for(config: Path) -> Path:
+    """The `.env` beside the config file; else, where none is, the current folder's
+    (where digest looked before 0.2, so older installs keep their secrets)."""
+    beside = config.parent / ".env"
+    return beside if beside.is_file() else Path.cwd() / ".env"
 
-    The `.env` values are read, not exported: os.environ is left as it was.
+
+def load_secrets(env_file: Path | None = None) -> Secrets:
+    """Read secrets from the process environment, then `env_file` (the environment wins);
+    by default the current folder's `.env`. See `env_file_for`.
+
+    The `.env` values are read, not exported: os.environ is left as it was. A
+    relative `DIGEST_DKIM_KEY_FILE` given in the `.env` file is relative to its folder.
     """
     path = env_file or Path.cwd() / ".env"
     dotenv = {k: v for k, v in dotenv_values(path).items() if v} if path.is_file() else {}
 
     def lookup(name: str) -> str | None:
         return os.environ.get(name) or dotenv.get(name) or None
+
+    key_file = lookup(ENV_DKIM_KEY_FILE)
+    if key_file and not os.environ.get(ENV_DKIM_KEY_FILE):
+        key_file = str(path.parent / Path(key_file).expanduser())
 
     key = lookup(ENV_SECRET)
     if key is not None and len(key) < MIN_SECRET_LENGTH:
@@ -68,7 +83,7 @@ def load_secrets(env_file: Path | None = None) -> Secrets:
     return Secrets(
         smtp_password=lookup(ENV_SMTP_PASSWORD),
         signing_key=key.encode() if key else None,
-        dkim_key=_dkim_key(lookup(ENV_DKIM_KEY), lookup(ENV_DKIM_KEY_FILE)),
+        dkim_key=_dkim_key(lookup(ENV_DKIM_KEY), key_file),
     )
 
 

@@ -39,8 +39,8 @@ def test_defaults_from_an_empty_file(tmp_path: Path) -> None:
     assert s.digest.timezone == "Asia/Tokyo"
     assert s.digest.publish == Publish(0, time(8, 0))
     assert s.smtp is None
-    assert s.storage_path == Path("var/digest.sqlite3")
-    assert s.archive.dir == Path("archive")
+    assert s.storage_path == tmp_path / "var/digest.sqlite3"
+    assert s.archive.dir == tmp_path / "archive"
     assert s.unsubscribe_url == ""
 
 
@@ -189,8 +189,15 @@ def test_base_url_gets_a_trailing_slash(tmp_path: Path) -> None:
     assert s.archive.base_url == "https://d.example/weekly/"  # type: ignore[attr-defined]
 
 
-def test_config_path_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert config_path(None) == Path("config/digest.toml")
+def test_config_path_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DIGEST_CONFIG", raising=False)
+    assert config_path(None) == Path("digest.toml")  # none exists: the name `digest init` writes
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "digest.toml").write_text("")
+    assert config_path(None) == Path("config/digest.toml")  # a source checkout's example
+    (tmp_path / "digest.toml").write_text("")
+    assert config_path(None) == Path("digest.toml")  # what `digest init .` wrote wins
     monkeypatch.setenv("DIGEST_CONFIG", "/etc/digest.toml")
     assert config_path(None) == Path("/etc/digest.toml")
     assert config_path("mine.toml") == Path("mine.toml")
@@ -242,3 +249,112 @@ def test_dkim_key_comes_from_the_environment_only(
     monkeypatch.setenv("DIGEST_DKIM_KEY_FILE", str(tmp_path / "missing.pem"))
     with pytest.raises(SecretMissing, match="cannot read the DKIM key"):
         load_secrets(tmp_path / "absent.env")
+
+
+# --- paths follow the config file, not the working directory ------------------------------
+
+
+def test_relative_paths_follow_the_config_file(tmp_path: Path) -> None:
+    folder = tmp_path / "srv" / "digest"
+    folder.mkdir(parents=True)
+    s = parse_settings(
+        {
+            "storage": {"path": "state/db.sqlite3"},
+            "archive": {"dir": "../public"},
+            "outbox": {"dir": "out"},
+            "schedule": {"reports_dir": "/var/log/digest"},
+            "templates": {"dir": "mine"},
+        },
+        folder / "digest.toml",
+    )
+    assert s.storage_path == folder / "state/db.sqlite3"
+    assert s.archive.dir == folder / "../public"
+    assert s.outbox_dir == folder / "out"
+    assert s.schedule.reports_dir == Path("/var/log/digest")  # absolute stays absolute
+    assert s.templates_dir == folder / "mine"
+    home = parse_settings({"storage": {"path": "~/db.sqlite3"}}, folder / "digest.toml")
+    assert home.storage_path == Path.home() / "db.sqlite3"
+
+
+def test_cli_from_elsewhere_uses_the_config_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from digest.cli import main
+
+    folder, elsewhere = tmp_path / "srv", tmp_path / "home"
+    folder.mkdir()
+    elsewhere.mkdir()
+    (folder / "digest.toml").write_text('[digest]\ntitle = "T"\n', encoding="utf-8")
+    monkeypatch.chdir(elsewhere)
+    assert (
+        main(["--config", str(folder / "digest.toml"), "subscribers", "add", "a@example.com"]) == 0
+    )
+    assert (folder / "var" / "digest.sqlite3").is_file()
+    assert list(elsewhere.iterdir()) == []  # nothing appears where cron happens to run
+
+
+def test_state_left_at_the_old_relative_place_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before 0.2, `path = "var/digest.sqlite3"` in config/digest.toml meant ./var/…:
+    reading it as config/var/… would silently start an empty database."""
+    from digest.config import check_moved_paths
+
+    (tmp_path / "config").mkdir()
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "digest.sqlite3").write_bytes(b"")
+    monkeypatch.chdir(tmp_path)
+    config = Path("config/digest.toml")
+    config.write_text('[storage]\npath = "var/digest.sqlite3"\n', encoding="utf-8")
+    settings = load_settings(config)
+    with pytest.raises(ConfigError, match=r"storage\.path") as info:
+        check_moved_paths(settings, Path.cwd())
+    assert 'path = "../var/digest.sqlite3"' in str(info.value)
+    # Once fixed as the hint says, or run from the config's folder, it is accepted.
+    config.write_text('[storage]\npath = "../var/digest.sqlite3"\n', encoding="utf-8")
+    check_moved_paths(load_settings(config), Path.cwd())
+    check_moved_paths(settings, tmp_path / "config")
+
+
+def test_a_new_config_elsewhere_is_never_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run from a folder with an old install's state, a config elsewhere is a new one."""
+    from digest.config import check_moved_paths
+
+    old, new = tmp_path / "old", tmp_path / "new"
+    (old / "var").mkdir(parents=True)
+    (old / "var" / "digest.sqlite3").write_bytes(b"")
+    (old / "archive").mkdir()
+    (old / "archive" / "index.html").write_text("")
+    new.mkdir()
+    (new / "digest.toml").write_text("")
+    check_moved_paths(load_settings(new / "digest.toml"), old)
+    # Below the current folder but holding nothing at the old place: a new install too.
+    (old / "site").mkdir()
+    (old / "site" / "digest.toml").write_text(
+        '[storage]\npath = "var/other.sqlite3"\n[archive]\ndir = "public"\n'
+    )
+    check_moved_paths(load_settings(old / "site" / "digest.toml"), old)
+
+
+def test_dotenv_beside_the_config_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from digest.credentials import env_file_for
+
+    monkeypatch.delenv("DIGEST_SECRET", raising=False)
+    folder, here = tmp_path / "srv", tmp_path / "here"
+    folder.mkdir()
+    here.mkdir()
+    monkeypatch.chdir(here)
+    (here / ".env").write_text("DIGEST_SECRET=from-the-working-folder-0123\n")
+    config = folder / "digest.toml"
+    # No .env beside the config: the working folder's, as before 0.2.
+    assert load_secrets(env_file_for(config)).signing_key == b"from-the-working-folder-0123"
+    (folder / ".env").write_text(
+        "DIGEST_SECRET=from-beside-the-config-0123\nDIGEST_DKIM_KEY_FILE=keys/dkim.pem\n"
+    )
+    (folder / "keys").mkdir()
+    (folder / "keys" / "dkim.pem").write_bytes(b"PEM")
+    secrets = load_secrets(env_file_for(config))
+    assert secrets.signing_key == b"from-beside-the-config-0123"
+    assert secrets.dkim_key == b"PEM"  # a relative key file is relative to the .env

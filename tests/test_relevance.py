@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from digest.config import PROJECT_TOPICS_FILE
+from digest.bundled import TOPICS_FILE
 from digest.editorial.relevance import Relevance, load_topics
 
 
 @pytest.fixture(scope="module")
 def relevance() -> Relevance:
-    return Relevance(load_topics(PROJECT_TOPICS_FILE))
+    return Relevance(load_topics(TOPICS_FILE))
 
 
 @pytest.mark.parametrize(

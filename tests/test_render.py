@@ -719,6 +719,20 @@ def test_environment_is_cached_and_strict(tmp_path: Path) -> None:
         render_issue(make_issue("en"), settings)
 
 
+def test_a_user_templates_dir_may_replace_one_file(tmp_path: Path) -> None:
+    """`[templates] dir` is searched first; digest's own templates fill in the rest."""
+    own = tmp_path / "mine"
+    own.mkdir()
+    (own / "issue.txt.j2").write_text("MINE {{ v.title }} {{ placeholder }}\n", encoding="utf-8")
+    (own / "base.css").write_text(".mine { color: #123456 }\n", encoding="utf-8")
+    settings = replace(make_settings("en"), templates_dir=own)
+    rendered = render_issue(make_issue("en"), settings)
+    assert rendered.text.startswith("MINE ")
+    assert "#123456" in rendered.html_web  # the user's stylesheet, in the web version
+    default = render_issue(make_issue("en"), make_settings("en"))
+    assert rendered.html_email.count("<table") == default.html_email.count("<table")
+
+
 # --- golden files ---------------------------------------------------------------------------
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from digest.config import PROJECT_TOPICS_FILE, FeedSettings, Settings, parse_settings
+from digest.bundled import TOPICS_FILE
+from digest.config import FeedSettings, Settings, parse_settings
 from digest.editorial.classify import Classifier
 from digest.editorial.cluster import title_key
 from digest.editorial.relevance import Relevance, load_topics
@@ -24,7 +25,7 @@ from digest.editorial.selection import (
 from digest.errors import WeekError
 from digest.models import GLOBAL_SECTION, Post
 
-RELEVANCE = Relevance(load_topics(PROJECT_TOPICS_FILE))
+RELEVANCE = Relevance(load_topics(TOPICS_FILE))
 
 
 def feeds_of(*specs: tuple[str, str]) -> dict[str, FeedSettings]:

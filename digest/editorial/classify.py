@@ -50,7 +50,7 @@ from pathlib import Path
 
 from babel import Locale
 
-from digest.config import PROJECT_PLACES_FILE
+from digest import bundled
 from digest.editorial.matching import TermMatcher
 
 CLDR_LOCALES = ("en", "ja", "zh_Hans", "zh_Hant", "ko")
@@ -107,7 +107,7 @@ def _cldr_names() -> dict[str, str]:
 
 
 @cache
-def load_places(path: Path = PROJECT_PLACES_FILE) -> Places:
+def load_places(path: Path = bundled.PLACES_FILE) -> Places:
     """Read a places file (see config/places.toml for the format)."""
     data = tomllib.loads(path.read_text("utf-8"))
     neutral = tuple(data.pop("neutral", {}).get("names", ()))

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from digest.config import load_settings
-from digest.credentials import ENV_SECRET, load_secrets
+from digest.credentials import ENV_SECRET, env_file_for, load_secrets
 from digest.fetch.gather import gather
 from digest.loopback.feedserver import FeedServer, Route
 from digest.loopback.mailsink import SmtpSink
@@ -104,6 +104,7 @@ def run_demo(folder: Path) -> int:
         def clock() -> datetime:
             return datetime.now(UTC)
 
+        keys = load_secrets(env_file_for(config))
         with Store(settings.storage_path) as store:
             for email, name in DEMO_SUBSCRIBERS:
                 store.add_subscriber(email, name, clock())
@@ -112,10 +113,10 @@ def run_demo(folder: Path) -> int:
             for line in report.summary_lines():
                 print("  " + line)
             print(f"== build + send {DEMO_WEEK}")
-            built, delivery = send(settings, load_secrets(), store, DEMO_WEEK, clock)
+            built, delivery = send(settings, keys, store, DEMO_WEEK, clock)
             for line in delivery.summary_lines():
                 print("  " + line)
-            _, again = send(settings, load_secrets(), store, DEMO_WEEK, clock)
+            _, again = send(settings, keys, store, DEMO_WEEK, clock)
             print(f"  a second send of {DEMO_WEEK} sent {again.sent} (each reader gets it once)")
         issue = built.issue
         print(

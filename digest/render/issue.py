@@ -39,6 +39,7 @@ from babel.dates import format_interval, format_skeleton
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from digest import bundled
 from digest.config import Settings
 from digest.models import GLOBAL_SECTION, Issue, Section, Story
 from digest.render.messages import country_name, message, plural
@@ -257,10 +258,16 @@ def _iso_utc(moment: datetime) -> str:
 # --- environment -----------------------------------------------------------------
 
 
+def _search_path(templates_dir: Path) -> list[str]:
+    """The user's folder first, then digest's own: a user may replace one file."""
+    folders = [templates_dir, bundled.TEMPLATES_DIR.resolve()]
+    return [str(f) for f in dict.fromkeys(folders)]
+
+
 @functools.lru_cache(maxsize=8)
 def _environment(templates_dir: Path) -> Environment:
     env = Environment(
-        loader=FileSystemLoader(str(templates_dir)),
+        loader=FileSystemLoader(_search_path(templates_dir)),
         autoescape=select_autoescape(
             enabled_extensions=("html", "xml", "html.j2", "xml.j2"),
             default_for_string=True,
@@ -277,13 +284,17 @@ def _environment(templates_dir: Path) -> Environment:
 
 
 def get_environment(templates_dir: Path) -> Environment:
-    """The Jinja environment for `templates_dir`, built once per folder."""
+    """The Jinja environment for `templates_dir` (then digest's own), built once per folder."""
     return _environment(templates_dir.resolve())
 
 
 @functools.lru_cache(maxsize=8)
 def _stylesheet(templates_dir: Path) -> str:
-    return (templates_dir / STYLESHEET).read_text(encoding="utf-8")
+    for folder in _search_path(templates_dir):
+        path = Path(folder) / STYLESHEET
+        if path.is_file():
+            return path.read_text(encoding="utf-8")
+    raise FileNotFoundError(f"{STYLESHEET} is in none of {', '.join(_search_path(templates_dir))}")
 
 
 def load_stylesheet(templates_dir: Path) -> Markup:

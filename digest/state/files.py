@@ -13,8 +13,11 @@ import tempfile
 from pathlib import Path
 
 
-def write_atomic(path: Path, data: bytes | str) -> None:
-    """Write `data` to `path` atomically; str is written as UTF-8."""
+def write_atomic(path: Path, data: bytes | str, *, mode: int = 0o644) -> None:
+    """Write `data` to `path` atomically; str is written as UTF-8.
+
+    The file gets `mode` before it appears under its name, so a secret written
+    with 0o600 is never readable by others, not even for a moment."""
     payload = data.encode("utf-8") if isinstance(data, str) else data
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -23,7 +26,7 @@ def write_atomic(path: Path, data: bytes | str) -> None:
             f.write(payload)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
