@@ -20,6 +20,7 @@ COMMANDS = [
     ["run"],
     ["daemon"],
     ["demo"],
+    ["init"],
     ["subscribers"],
     ["subscribers", "add"],
     ["subscribers", "remove"],
@@ -43,7 +44,17 @@ def test_top_level_help_lists_every_command(capsys: pytest.CaptureFixture[str]) 
     with pytest.raises(SystemExit):
         main(["--help"])
     out = capsys.readouterr().out
-    for name in ("gather", "build", "preview", "send", "run", "daemon", "subscribers", "demo"):
+    for name in (
+        "gather",
+        "build",
+        "preview",
+        "send",
+        "run",
+        "daemon",
+        "subscribers",
+        "init",
+        "demo",
+    ):
         assert f"    {name}" in out
 
 

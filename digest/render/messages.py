@@ -108,7 +108,7 @@ def catalogue(language: str) -> Mapping[str, Message]:
         known = ", ".join(sorted(CATALOGUES))
         raise MessageError(
             f"no message catalogue for language {language!r} (known: {known}); "
-            "add one in digest/messages.py"
+            "add one in digest/render/messages.py"
         ) from None
 
 
@@ -118,7 +118,7 @@ def _lookup(language: str, key: str) -> Message:
         return messages[key]
     except KeyError:
         raise MessageError(
-            f"message {key!r} is missing from the {language!r} catalogue in digest/messages.py"
+            f"message {key!r} is missing from the {language!r} catalogue in digest/render/messages.py"
         ) from None
 
 
