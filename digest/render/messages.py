@@ -118,7 +118,8 @@ def _lookup(language: str, key: str) -> Message:
         return messages[key]
     except KeyError:
         raise MessageError(
-            f"message {key!r} is missing from the {language!r} catalogue in digest/render/messages.py"
+            f"message {key!r} is missing from the {language!r} catalogue "
+            "in digest/render/messages.py"
         ) from None
 
 
