@@ -537,9 +537,16 @@ def parse_settings(data: Mapping[str, Any], source: Path) -> Settings:
     schedule = _parse_schedule(_Table(top.take("schedule", dict, {}), file, "schedule"), source)
 
     tp = _Table(top.take("templates", dict, {}), file, "templates")
-    templates_dir = (
-        _relative_to(source, tp.text("dir")) if "dir" in tp.data else bundled.TEMPLATES_DIR
-    )
+    templates_dir = bundled.TEMPLATES_DIR
+    if "dir" in tp.data:
+        templates_dir = _relative_to(source, tp.text("dir"))
+        if not templates_dir.is_dir():
+            # Digest's own templates would fill in silently: a typo must not look like success.
+            raise tp.error(
+                "dir",
+                f"{templates_dir} is not a folder",
+                hint="name a folder of your templates (any file there replaces digest's own)",
+            )
     tp.finish()
 
     top.finish()

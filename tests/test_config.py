@@ -256,7 +256,7 @@ def test_dkim_key_comes_from_the_environment_only(
 
 def test_relative_paths_follow_the_config_file(tmp_path: Path) -> None:
     folder = tmp_path / "srv" / "digest"
-    folder.mkdir(parents=True)
+    (folder / "mine").mkdir(parents=True)
     s = parse_settings(
         {
             "storage": {"path": "state/db.sqlite3"},
@@ -358,3 +358,8 @@ def test_dotenv_beside_the_config_first(tmp_path: Path, monkeypatch: pytest.Monk
     secrets = load_secrets(env_file_for(config))
     assert secrets.signing_key == b"from-beside-the-config-0123"
     assert secrets.dkim_key == b"PEM"  # a relative key file is relative to the .env
+
+
+def test_a_templates_dir_that_is_not_there_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"templates\.dir: .*mine is not a folder"):
+        parse_settings({"templates": {"dir": "mine"}}, tmp_path / "digest.toml")
