@@ -137,3 +137,31 @@ def test_the_tree_is_stages_and_a_few_top_level_modules() -> None:
 def test_each_stage_says_what_it_owns_and_never_touches(name: str) -> None:
     doc = ast.get_docstring(ast.parse((PACKAGE / name / "__init__.py").read_text("utf-8")))
     assert doc and "Owns:" in doc and "Never touches:" in doc
+
+
+NO_IO = ("httpx", "sqlite3", "socket", "smtplib", "aiosmtpd", "urllib.request", "subprocess")
+CLOCKS = ("now", "utcnow", "today", "time", "monotonic", "perf_counter")
+
+
+@pytest.mark.parametrize("name", ["editorial", "render"])
+def test_pure_stages_touch_no_network_database_or_clock(name: str) -> None:
+    """Their decisions take data and a `now`: the same inputs give the same issue."""
+    found = []
+    for path in (PACKAGE / name).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                modules = (
+                    [a.name for a in node.names]
+                    if isinstance(node, ast.Import)
+                    else [node.module or ""]
+                )
+                found += [f"{path.name} imports {m}" for m in modules if m.startswith(NO_IO)]
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in CLOCKS
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id in ("datetime", "date", "time")
+            ):
+                found.append(f"{path.name}:{node.lineno} reads the clock")
+    assert found == []
