@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import time, timedelta
 from email.headerregistry import Address
 from email.utils import parseaddr
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -93,9 +94,14 @@ class FeedSettings:
 @dataclass(frozen=True, slots=True)
 class GatherSettings:
     timeout: float = 20.0  # seconds, per request
+    total_timeout: float = 60.0  # seconds per feed, all redirects included
     max_bytes: int = 10 * 1024 * 1024  # larger responses are refused
     max_redirects: int = 5
+    max_new_items: int = 200  # new posts kept per feed per run; the rest wait (logged)
     concurrency: int = 128  # feeds fetched at once (100 feeds in one round)
+    # Networks a feed may be fetched from although they are not public: loopback,
+    # private, link-local, ... are refused otherwise (server-side request forgery).
+    allow_private: tuple[IPv4Network | IPv6Network, ...] = ()
     user_agent: str = f"digest/{__version__} (weekly AI news digest)"
 
 
@@ -338,6 +344,23 @@ def _parse_publish(table: _Table, value: str) -> Publish:
     return Publish(WEEKDAYS.index(day), at)
 
 
+def _networks(table: _Table, name: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    """A list of addresses or networks: "127.0.0.1", "10.1.2.0/24", "::1", "fd00::/8"."""
+    networks = []
+    for item in table.take(name, list, []):
+        try:
+            if not isinstance(item, str):
+                raise ValueError(item)
+            networks.append(ip_network(item.strip(), strict=False))
+        except ValueError as e:
+            raise table.error(
+                name,
+                f"{item!r} is not an IP address or network",
+                hint='write addresses or networks, e.g. ["127.0.0.1", "10.1.2.0/24", "::1"]',
+            ) from e
+    return tuple(networks)
+
+
 def _positive(table: _Table, name: str, value: float) -> None:
     if value <= 0:
         raise table.error(name, f"must be greater than 0, got {value}")
@@ -432,12 +455,15 @@ def parse_settings(data: Mapping[str, Any], source: Path) -> Settings:
     gd = GatherSettings()
     gather = GatherSettings(
         timeout=float(g.take("timeout", (int, float), gd.timeout)),
+        total_timeout=float(g.take("total_timeout", (int, float), gd.total_timeout)),
         max_bytes=g.take("max_bytes", int, gd.max_bytes),
         max_redirects=g.take("max_redirects", int, gd.max_redirects),
+        max_new_items=g.take("max_new_items", int, gd.max_new_items),
         concurrency=g.take("concurrency", int, gd.concurrency),
         user_agent=g.text("user_agent", gd.user_agent) or gd.user_agent,
+        allow_private=_networks(g, "allow_private"),
     )
-    for name in ("timeout", "max_bytes", "concurrency"):
+    for name in ("timeout", "total_timeout", "max_bytes", "max_new_items", "concurrency"):
         _positive(g, name, getattr(gather, name))
     if gather.max_redirects < 0:
         raise g.error("max_redirects", "must be 0 or more")

@@ -49,6 +49,9 @@ class FeedState:
     last_ok: datetime | None = None
     last_error: str | None = None
     failures: int = 0  # consecutive failed fetches
+    gone_at: datetime | None = None  # answered 410 Gone: no longer polled
+    retry_at: datetime | None = None  # 429/503 with Retry-After: not polled before this
+    moved_to: str | None = None  # a 301/308 target (address-checked), fetched instead of url
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from digest.models import Post, Subscriber
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # The whole schema of a new database, at SCHEMA_VERSION. An existing database is
 # brought up to it by MIGRATIONS, one step per version; a test checks that both
@@ -37,7 +37,10 @@ CREATE TABLE feeds (
     last_fetched  TEXT,
     last_ok       TEXT,
     last_error    TEXT,
-    failures      INTEGER NOT NULL DEFAULT 0   -- consecutive failed fetches
+    failures      INTEGER NOT NULL DEFAULT 0,  -- consecutive failed fetches
+    gone_at       TEXT,                        -- answered 410 Gone: no longer polled
+    retry_at      TEXT,                        -- 429/503 Retry-After: not polled before
+    moved_to      TEXT                         -- 301/308 target, fetched instead of url
 );
 
 CREATE TABLE posts (
@@ -105,12 +108,14 @@ CREATE TABLE skipped_weeks (
 -- When a run starts, a row left in `sending` by a run that died was never
 -- completed (no server accepts a message without its final "."): it is pending
 -- again. A row left in `handed` may have arrived: it counts an unknown.
+-- An operator closes an `unknown` or `failed` row with `digest deliveries
+-- settle` (status `settled`, the reason in `detail`) or sends it again (`retry`).
 CREATE TABLE deliveries (
     week          TEXT NOT NULL,
     subscriber_id INTEGER NOT NULL REFERENCES subscribers (id),
     status        TEXT NOT NULL
                   CHECK (status IN ('pending', 'sending', 'handed', 'sent', 'deferred',
-                                    'failed', 'unknown')),
+                                    'failed', 'unknown', 'settled')),
     attempts      INTEGER NOT NULL DEFAULT 0,  -- times the message was offered
     unknowns      INTEGER NOT NULL DEFAULT 0,  -- times it was handed over with no reply
     next_attempt  TEXT,                        -- deferred: not before this time
@@ -175,6 +180,31 @@ INSERT INTO deliveries_v2 (week, subscriber_id, status, attempts, message_id, at
     SELECT week, subscriber_id, status, 1, message_id, at, detail FROM deliveries;
 DROP TABLE deliveries;
 ALTER TABLE deliveries_v2 RENAME TO deliveries;
+CREATE INDEX deliveries_by_status ON deliveries (week, status);
+""",
+    2: """
+ALTER TABLE feeds ADD COLUMN gone_at TEXT;
+ALTER TABLE feeds ADD COLUMN retry_at TEXT;
+ALTER TABLE feeds ADD COLUMN moved_to TEXT;
+-- SQLite cannot change a CHECK constraint in place: copy the ledger over.
+CREATE TABLE deliveries_v3 (
+    week          TEXT NOT NULL,
+    subscriber_id INTEGER NOT NULL REFERENCES subscribers (id),
+    status        TEXT NOT NULL
+                  CHECK (status IN ('pending', 'sending', 'handed', 'sent', 'deferred',
+                                    'failed', 'unknown', 'settled')),
+    attempts      INTEGER NOT NULL DEFAULT 0,  -- times the message was offered
+    unknowns      INTEGER NOT NULL DEFAULT 0,  -- times it was handed over with no reply
+    next_attempt  TEXT,                        -- deferred: not before this time
+    message_id    TEXT NOT NULL DEFAULT '',
+    at            TEXT NOT NULL,
+    detail        TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (week, subscriber_id)
+);
+INSERT INTO deliveries_v3 SELECT week, subscriber_id, status, attempts, unknowns,
+    next_attempt, message_id, at, detail FROM deliveries;
+DROP TABLE deliveries;
+ALTER TABLE deliveries_v3 RENAME TO deliveries;
 CREATE INDEX deliveries_by_status ON deliveries (week, status);
 """,
 }

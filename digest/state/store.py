@@ -146,6 +146,9 @@ class Store(LedgerQueries):
             last_ok=opt_time(row["last_ok"]),
             last_error=row["last_error"],
             failures=row["failures"],
+            gone_at=opt_time(row["gone_at"]),
+            retry_at=opt_time(row["retry_at"]),
+            moved_to=row["moved_to"],
         )
 
     def feed_states(self, urls: Iterable[str]) -> dict[str, FeedState]:
@@ -199,6 +202,54 @@ class Store(LedgerQueries):
             )
             row = db.execute("SELECT failures FROM feeds WHERE url = ?", (url,)).fetchone()
         return int(row[0])
+
+    def mark_feed_gone(self, url: str, error: str, now: datetime) -> None:
+        """The feed answered 410 Gone: it is reported, and no longer polled."""
+        with self._tx() as db:
+            db.execute(
+                """
+                INSERT INTO feeds (url, last_fetched, last_error, failures, gone_at)
+                VALUES (:url, :now, :error, 1, :now)
+                ON CONFLICT (url) DO UPDATE SET
+                    last_fetched = :now, last_error = :error, failures = failures + 1,
+                    gone_at = coalesce(gone_at, :now)
+                """,
+                {"url": url, "error": error, "now": to_db_time(now)},
+            )
+
+    def set_feed_retry_at(self, url: str, retry_at: datetime | None) -> None:
+        """Not before `retry_at` (a server's Retry-After); None clears it."""
+        with self._tx() as db:
+            db.execute(
+                """
+                INSERT INTO feeds (url, retry_at) VALUES (:url, :at)
+                ON CONFLICT (url) DO UPDATE SET retry_at = :at
+                """,
+                {"url": url, "at": to_db_time(retry_at) if retry_at else None},
+            )
+
+    def set_feed_moved_to(self, url: str, target: str | None) -> None:
+        """Fetch `target` instead of `url` from now on (a 301/308); None clears it.
+        Validators belong to the old address, so they are dropped."""
+        with self._tx() as db:
+            db.execute(
+                """
+                INSERT INTO feeds (url, moved_to) VALUES (:url, :target)
+                ON CONFLICT (url) DO UPDATE SET
+                    moved_to = :target, etag = NULL, last_modified = NULL
+                """,
+                {"url": url, "target": target},
+            )
+
+    def revive_feed(self, url: str) -> bool:
+        """Poll a gone feed again (an operator's decision). True when it was gone."""
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE feeds SET gone_at = NULL, retry_at = NULL WHERE url = ? "
+                "AND gone_at IS NOT NULL",
+                (url,),
+            )
+        return cur.rowcount > 0
 
     # -- posts ---------------------------------------------------------------
 
