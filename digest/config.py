@@ -16,25 +16,33 @@ An unknown key or a bad value raises `ConfigError` naming the key and the file.
 
 from __future__ import annotations
 
-import difflib
 import os
-import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time, timedelta
-from email.headerregistry import Address
 from email.utils import parseaddr
-from ipaddress import IPv4Network, IPv6Network, ip_network
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from babel import Locale
-
 from digest import __version__, bundled
+from digest.configvalues import (
+    Table,
+    country_code,
+    data_file,
+    duration,
+    from_address,
+    http_url,
+    networks,
+    parse_duration,
+    positive,
+    relative_to,
+)
 from digest.errors import ConfigError
+
+__all__ = ["parse_duration"]  # re-exported: durations are config values
 
 # Looked for in the current folder, in this order, without --config or $DIGEST_CONFIG:
 # what `digest init` writes, then the source checkout's example.
@@ -250,84 +258,7 @@ def check_moved_paths(settings: Settings, cwd: Path) -> None:
             )
 
 
-class _Table:
-    """One TOML table being validated: takes known keys, then rejects leftovers."""
-
-    def __init__(self, data: Any, file: str, prefix: str) -> None:
-        if not isinstance(data, dict):
-            raise ConfigError("must be a table", file=file, key=prefix or "(top level)")
-        self.data: dict[str, Any] = dict(data)
-        self.file = file
-        self.prefix = prefix
-        self.known: set[str] = set()
-
-    def key(self, name: str) -> str:
-        return f"{self.prefix}.{name}" if self.prefix else name
-
-    def error(self, name: str, message: str, hint: str | None = None) -> ConfigError:
-        return ConfigError(message, file=self.file, key=self.key(name), hint=hint)
-
-    def take(self, name: str, kind: type | tuple[type, ...], default: Any = None) -> Any:
-        self.known.add(name)
-        if name not in self.data:
-            return default
-        value = self.data.pop(name)
-        # bool is an int in Python; a config that says `port = true` is still wrong.
-        if isinstance(value, bool) and kind is not bool:
-            raise self.error(name, f"expected {_kind_name(kind)}, got a boolean")
-        if not isinstance(value, kind):
-            raise self.error(name, f"expected {_kind_name(kind)}, got {type(value).__name__}")
-        return value
-
-    def text(self, name: str, default: str = "") -> str:
-        return str(self.take(name, str, default)).strip()
-
-    def finish(self) -> None:
-        for extra in self.data:
-            close = difflib.get_close_matches(extra, sorted(self.known), n=1)
-            hint = (
-                f"did you mean `{close[0]}`?"
-                if close
-                else ("known keys: " + ", ".join(sorted(self.known)))
-            )
-            raise self.error(extra, "unknown key", hint=hint)
-
-
-def _kind_name(kind: type | tuple[type, ...]) -> str:
-    names = {
-        str: "a string",
-        int: "an integer",
-        float: "a number",
-        bool: "true or false",
-        list: "a list",
-        dict: "a table",
-    }
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    return " or ".join(names.get(k, k.__name__) for k in kinds)
-
-
-_KNOWN_TERRITORIES = frozenset(Locale.parse("en").territories)
-
-
-def _country(table: _Table, name: str, value: str) -> str:
-    code = value.strip().upper()
-    if len(code) != 2 or not code.isalpha() or code not in _KNOWN_TERRITORIES:
-        raise table.error(
-            name,
-            f"{value!r} is not an ISO 3166 country code",
-            hint="use two letters such as KR, JP, CN, HK, TW, SG, IN, AE",
-        )
-    return code
-
-
-def _http_url(table: _Table, name: str, value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise table.error(name, f"{value!r} is not an http(s) URL")
-    return value
-
-
-def _parse_publish(table: _Table, value: str) -> Publish:
+def _parse_publish(table: Table, value: str) -> Publish:
     hint = 'write a weekday and a 24-hour time, e.g. "mon 08:00"'
     parts = value.strip().lower().split()
     if len(parts) != 2:
@@ -344,34 +275,12 @@ def _parse_publish(table: _Table, value: str) -> Publish:
     return Publish(WEEKDAYS.index(day), at)
 
 
-def _networks(table: _Table, name: str) -> tuple[IPv4Network | IPv6Network, ...]:
-    """A list of addresses or networks: "127.0.0.1", "10.1.2.0/24", "::1", "fd00::/8"."""
-    networks = []
-    for item in table.take(name, list, []):
-        try:
-            if not isinstance(item, str):
-                raise ValueError(item)
-            networks.append(ip_network(item.strip(), strict=False))
-        except ValueError as e:
-            raise table.error(
-                name,
-                f"{item!r} is not an IP address or network",
-                hint='write addresses or networks, e.g. ["127.0.0.1", "10.1.2.0/24", "::1"]',
-            ) from e
-    return tuple(networks)
-
-
-def _positive(table: _Table, name: str, value: float) -> None:
-    if value <= 0:
-        raise table.error(name, f"must be greater than 0, got {value}")
-
-
 def parse_settings(data: Mapping[str, Any], source: Path) -> Settings:
     """Validate an already-parsed TOML document. Raises `ConfigError`."""
     file = str(source)
-    top = _Table(data, file, "")
+    top = Table(data, file, "")
 
-    d = _Table(top.take("digest", dict, {}), file, "digest")
+    d = Table(top.take("digest", dict, {}), file, "digest")
     dflt = DigestSettings()
     language = d.text("language", dflt.language)
     if language not in SUPPORTED_LANGUAGES:
@@ -395,14 +304,14 @@ def parse_settings(data: Mapping[str, Any], source: Path) -> Settings:
     for item in countries_raw:
         if not isinstance(item, str):
             raise d.error("countries", f"expected country codes, got {item!r}")
-        code = _country(d, "countries", item)
+        code = country_code(d, "countries", item)
         if code in countries:
             raise d.error("countries", f"{code} is listed twice")
         countries.append(code)
-    places_file = _data_file(d, source, "places", bundled.PLACES_FILE)
-    topics_file = _data_file(d, source, "topics", bundled.TOPICS_FILE)
+    places_file = data_file(d, source, "places", bundled.PLACES_FILE)
+    topics_file = data_file(d, source, "topics", bundled.TOPICS_FILE)
     max_per_section = d.take("max_per_section", int, dflt.max_per_section)
-    _positive(d, "max_per_section", max_per_section)
+    positive(d, "max_per_section", max_per_section)
     digest = DigestSettings(
         title=d.text("title", dflt.title) or dflt.title,
         language=language,
@@ -417,10 +326,10 @@ def parse_settings(data: Mapping[str, Any], source: Path) -> Settings:
     feeds: list[FeedSettings] = []
     seen_urls: set[str] = set()
     for i, item in enumerate(top.take("feeds", list, [])):
-        f = _Table(item, file, f"feeds[{i}]")
+        f = Table(item, file, f"feeds[{i}]")
         if "url" not in f.data:
             raise f.error("url", "missing: every [[feeds]] entry needs a url")
-        url = _http_url(f, "url", f.text("url"))
+        url = http_url(f, "url", f.text("url"))
         if url in seen_urls:
             raise f.error("url", f"{url} is listed twice")
         seen_urls.add(url)
@@ -443,7 +352,7 @@ def parse_settings(data: Mapping[str, Any], source: Path) -> Settings:
             FeedSettings(
                 url=url,
                 name=f.text("name"),
-                country=_country(f, "country", country) if country else "",
+                country=country_code(f, "country", country) if country else "",
                 language=f.text("language").lower(),
                 local=local,
                 filter=feed_filter,
@@ -451,7 +360,7 @@ def parse_settings(data: Mapping[str, Any], source: Path) -> Settings:
         )
         f.finish()
 
-    g = _Table(top.take("gather", dict, {}), file, "gather")
+    g = Table(top.take("gather", dict, {}), file, "gather")
     gd = GatherSettings()
     gather = GatherSettings(
         timeout=float(g.take("timeout", (int, float), gd.timeout)),
@@ -461,10 +370,10 @@ def parse_settings(data: Mapping[str, Any], source: Path) -> Settings:
         max_new_items=g.take("max_new_items", int, gd.max_new_items),
         concurrency=g.take("concurrency", int, gd.concurrency),
         user_agent=g.text("user_agent", gd.user_agent) or gd.user_agent,
-        allow_private=_networks(g, "allow_private"),
+        allow_private=networks(g, "allow_private"),
     )
     for name in ("timeout", "total_timeout", "max_bytes", "max_new_items", "concurrency"):
-        _positive(g, name, getattr(gather, name))
+        positive(g, name, getattr(gather, name))
     if gather.max_redirects < 0:
         raise g.error("max_redirects", "must be 0 or more")
     g.finish()
@@ -472,7 +381,7 @@ def parse_settings(data: Mapping[str, Any], source: Path) -> Settings:
     smtp: SmtpSettings | None = None
     top.known.add("smtp")
     if "smtp" in top.data:
-        s = _Table(top.take("smtp", dict), file, "smtp")
+        s = Table(top.take("smtp", dict), file, "smtp")
         if "host" not in s.data:
             raise s.error(
                 "host",
@@ -489,43 +398,43 @@ def parse_settings(data: Mapping[str, Any], source: Path) -> Settings:
             raise s.error("port", f"{port} is not a TCP port")
         smtp = SmtpSettings(
             host=s.text("host"),
-            from_addr=_from_address(s, s.text("from")),
+            from_addr=from_address(s, s.text("from")),
             port=port,
             security=security,
             username=s.text("username"),
             timeout=float(s.take("timeout", (int, float), 30.0)),
         )
-        _positive(s, "timeout", smtp.timeout)
+        positive(s, "timeout", smtp.timeout)
         s.finish()
 
-    st = _Table(top.take("storage", dict, {}), file, "storage")
-    storage_path = _relative_to(source, st.text("path", "var/digest.sqlite3"))
+    st = Table(top.take("storage", dict, {}), file, "storage")
+    storage_path = relative_to(source, st.text("path", "var/digest.sqlite3"))
     st.finish()
 
-    a = _Table(top.take("archive", dict, {}), file, "archive")
+    a = Table(top.take("archive", dict, {}), file, "archive")
     base_url = a.text("base_url")
     if base_url:
-        base_url = _http_url(a, "base_url", base_url)
+        base_url = http_url(a, "base_url", base_url)
         if not base_url.endswith("/"):
             base_url += "/"
-    archive = ArchiveSettings(dir=_relative_to(source, a.text("dir", "archive")), base_url=base_url)
+    archive = ArchiveSettings(dir=relative_to(source, a.text("dir", "archive")), base_url=base_url)
     a.finish()
 
-    o = _Table(top.take("outbox", dict, {}), file, "outbox")
-    outbox_dir = _relative_to(source, o.text("dir", "var/outbox"))
+    o = Table(top.take("outbox", dict, {}), file, "outbox")
+    outbox_dir = relative_to(source, o.text("dir", "var/outbox"))
     outbox_from = o.text("from")
     o.finish()
     if smtp:
         sender = smtp.from_addr
     elif outbox_from:
-        sender = _from_address(o, outbox_from)
+        sender = from_address(o, outbox_from)
     else:
         sender = f"{digest.title} <digest@localhost>"
 
-    u = _Table(top.take("unsubscribe", dict, {}), file, "unsubscribe")
+    u = Table(top.take("unsubscribe", dict, {}), file, "unsubscribe")
     unsubscribe_url = u.text("url")
     if unsubscribe_url:
-        unsubscribe_url = _http_url(u, "url", unsubscribe_url)
+        unsubscribe_url = http_url(u, "url", unsubscribe_url)
     elif base_url:
         unsubscribe_url = base_url + "unsubscribe"
     mailto = u.text("mailto")
@@ -533,10 +442,10 @@ def parse_settings(data: Mapping[str, Any], source: Path) -> Settings:
         raise u.error("mailto", f"{mailto!r} is not an email address")
     u.finish()
 
-    al = _Table(top.take("aliases", dict, {}), file, "aliases")
+    al = Table(top.take("aliases", dict, {}), file, "aliases")
     aliases: dict[str, tuple[str, ...]] = {}
     for code_raw in list(al.data):
-        code = _country(al, code_raw, code_raw)
+        code = country_code(al, code_raw, code_raw)
         names = al.take(code_raw, list)
         if not all(isinstance(n, str) and n.strip() for n in names):
             raise al.error(code_raw, "expected a list of non-empty names")
@@ -546,7 +455,7 @@ def parse_settings(data: Mapping[str, Any], source: Path) -> Settings:
     dkim: DkimSettings | None = None
     top.known.add("dkim")
     if "dkim" in top.data:
-        dk = _Table(top.take("dkim", dict), file, "dkim")
+        dk = Table(top.take("dkim", dict), file, "dkim")
         domain, selector = dk.text("domain"), dk.text("selector")
         for name, value in (("domain", domain), ("selector", selector)):
             if not value:
@@ -559,13 +468,13 @@ def parse_settings(data: Mapping[str, Any], source: Path) -> Settings:
         dkim = DkimSettings(domain=domain, selector=selector, headers=tuple(headers))
         dk.finish()
 
-    delivery = _parse_delivery(_Table(top.take("delivery", dict, {}), file, "delivery"))
-    schedule = _parse_schedule(_Table(top.take("schedule", dict, {}), file, "schedule"), source)
+    delivery = _parse_delivery(Table(top.take("delivery", dict, {}), file, "delivery"))
+    schedule = _parse_schedule(Table(top.take("schedule", dict, {}), file, "schedule"), source)
 
-    tp = _Table(top.take("templates", dict, {}), file, "templates")
+    tp = Table(top.take("templates", dict, {}), file, "templates")
     templates_dir = bundled.TEMPLATES_DIR
     if "dir" in tp.data:
-        templates_dir = _relative_to(source, tp.text("dir"))
+        templates_dir = relative_to(source, tp.text("dir"))
         if not templates_dir.is_dir():
             # Digest's own templates would fill in silently: a typo must not look like success.
             raise tp.error(
@@ -598,7 +507,7 @@ def parse_settings(data: Mapping[str, Any], source: Path) -> Settings:
     )
 
 
-def _parse_delivery(t: _Table) -> DeliverySettings:
+def _parse_delivery(t: Table) -> DeliverySettings:
     dflt = DeliverySettings()
     delivery = DeliverySettings(
         connections=t.take("connections", int, dflt.connections),
@@ -606,12 +515,12 @@ def _parse_delivery(t: _Table) -> DeliverySettings:
         max_per_connection=t.take("max_per_connection", int, dflt.max_per_connection),
         max_per_hour=t.take("max_per_hour", int, dflt.max_per_hour),
         max_attempts=t.take("max_attempts", int, dflt.max_attempts),
-        retry_after=_duration(t, "retry_after", dflt.retry_after),
-        max_retry_after=_duration(t, "max_retry_after", dflt.max_retry_after),
+        retry_after=duration(t, "retry_after", dflt.retry_after),
+        max_retry_after=duration(t, "max_retry_after", dflt.max_retry_after),
         bounce_after=t.take("bounce_after", int, dflt.bounce_after),
     )
     for name in ("connections", "max_attempts", "bounce_after"):
-        _positive(t, name, getattr(delivery, name))
+        positive(t, name, getattr(delivery, name))
     for name in ("max_per_second", "max_per_connection", "max_per_hour"):
         if getattr(delivery, name) < 0:
             raise t.error(name, "must be 0 (no limit) or more")
@@ -621,7 +530,7 @@ def _parse_delivery(t: _Table) -> DeliverySettings:
     return delivery
 
 
-def _parse_schedule(t: _Table, source: Path) -> ScheduleSettings:
+def _parse_schedule(t: Table, source: Path) -> ScheduleSettings:
     dflt = ScheduleSettings()
     empty_week = t.text("empty_week", dflt.empty_week).lower()
     if empty_week not in EMPTY_WEEK_MODES:
@@ -631,74 +540,14 @@ def _parse_schedule(t: _Table, source: Path) -> ScheduleSettings:
             hint='"skip" sends nothing; "quiet" sends a short quiet-week note',
         )
     schedule = ScheduleSettings(
-        gather_every=_duration(t, "gather_every", dflt.gather_every),
-        jitter=_duration(t, "jitter", dflt.jitter),
-        lateness=_duration(t, "lateness", dflt.lateness),
-        lookback=_duration(t, "lookback", dflt.lookback),
+        gather_every=duration(t, "gather_every", dflt.gather_every),
+        jitter=duration(t, "jitter", dflt.jitter),
+        lateness=duration(t, "lateness", dflt.lateness),
+        lookback=duration(t, "lookback", dflt.lookback),
         empty_week=empty_week,
-        reports_dir=_relative_to(source, t.text("reports_dir", str(dflt.reports_dir))),
+        reports_dir=relative_to(source, t.text("reports_dir", str(dflt.reports_dir))),
     )
     if schedule.gather_every < timedelta(minutes=1):
         raise t.error("gather_every", "must be at least 1m", hint="feeds are not chat rooms")
     t.finish()
     return schedule
-
-
-_DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-def parse_duration(text: str) -> timedelta:
-    """ "90s", "15m", "12h", "7d", "2w", or a sum such as "1h30m". Raises ValueError."""
-    cleaned = text.strip().lower().replace(" ", "")
-    parts = re.findall(r"(\d+(?:\.\d+)?)([smhdw])", cleaned)
-    if not cleaned or "".join(n + u for n, u in parts) != cleaned:
-        raise ValueError(f"{text!r} is not a duration")
-    return sum((timedelta(**{_DURATION_UNITS[u]: float(n)}) for n, u in parts), start=timedelta())
-
-
-def _duration(table: _Table, name: str, default: timedelta) -> timedelta:
-    if name not in table.data:
-        table.known.add(name)
-        return default
-    raw = table.take(name, str)
-    try:
-        return parse_duration(raw)
-    except ValueError as e:
-        raise table.error(
-            name, f"{raw!r} is not a duration", hint='write e.g. "90s", "15m", "12h" or "7d"'
-        ) from e
-
-
-def _relative_to(source: Path, value: str) -> Path:
-    """A path from the config file: absolute as written, else relative to its folder."""
-    return source.parent / Path(value).expanduser()
-
-
-def _data_file(table: _Table, source: Path, key: str, project_file: Path) -> Path:
-    """A data file named by `key`, relative to the config file; by default the file
-    of the same name beside the config file, else the project's own."""
-    given = table.text(key)
-    if given:
-        path = source.parent / given
-        if not path.is_file():
-            raise table.error(key, f"{path} is not a file")
-        return path
-    beside = source.parent / project_file.name
-    return beside if beside.is_file() else project_file
-
-
-def _from_address(table: _Table, value: str) -> str:
-    if "\r" in value or "\n" in value:
-        raise table.error("from", "must be one line")
-    _, addr = parseaddr(value)
-    if "@" not in addr:
-        raise table.error(
-            "from",
-            f"{value!r} has no email address",
-            hint='write "Display Name <address@example.com>"',
-        )
-    try:
-        Address(addr_spec=addr)
-    except (ValueError, IndexError) as e:
-        raise table.error("from", f"{addr!r} is not a valid address: {e}") from e
-    return value

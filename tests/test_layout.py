@@ -18,6 +18,7 @@ STAGES = ("fetch", "editorial", "render", "mail", "web", "state", "run", "loopba
 TOP_LEVEL = {
     "cli",
     "config",
+    "configvalues",
     "credentials",
     "models",
     "errors",

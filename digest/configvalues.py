@@ -1,0 +1,183 @@
+"""Validating one TOML table of the config, and parsing its single values.
+
+Owns: `Table` (takes known keys with their types, then refuses leftovers with a
+"did you mean" hint) and the parsers of values that several tables share:
+country codes, http(s) URLs, IP networks, durations, paths relative to the
+config file, From addresses. Each raises `ConfigError` naming the key and the
+file. Doesn't own: which keys exist or their defaults (`digest.config`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from datetime import timedelta
+from email.headerregistry import Address
+from email.utils import parseaddr
+from ipaddress import IPv4Network, IPv6Network, ip_network
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from babel import Locale
+
+from digest.errors import ConfigError
+
+
+class Table:
+    """One TOML table being validated: takes known keys, then rejects leftovers."""
+
+    def __init__(self, data: Any, file: str, prefix: str) -> None:
+        if not isinstance(data, dict):
+            raise ConfigError("must be a table", file=file, key=prefix or "(top level)")
+        self.data: dict[str, Any] = dict(data)
+        self.file = file
+        self.prefix = prefix
+        self.known: set[str] = set()
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}.{name}" if self.prefix else name
+
+    def error(self, name: str, message: str, hint: str | None = None) -> ConfigError:
+        return ConfigError(message, file=self.file, key=self.key(name), hint=hint)
+
+    def take(self, name: str, kind: type | tuple[type, ...], default: Any = None) -> Any:
+        self.known.add(name)
+        if name not in self.data:
+            return default
+        value = self.data.pop(name)
+        # bool is an int in Python; a config that says `port = true` is still wrong.
+        if isinstance(value, bool) and kind is not bool:
+            raise self.error(name, f"expected {kind_name(kind)}, got a boolean")
+        if not isinstance(value, kind):
+            raise self.error(name, f"expected {kind_name(kind)}, got {type(value).__name__}")
+        return value
+
+    def text(self, name: str, default: str = "") -> str:
+        return str(self.take(name, str, default)).strip()
+
+    def finish(self) -> None:
+        for extra in self.data:
+            close = difflib.get_close_matches(extra, sorted(self.known), n=1)
+            hint = (
+                f"did you mean `{close[0]}`?"
+                if close
+                else ("known keys: " + ", ".join(sorted(self.known)))
+            )
+            raise self.error(extra, "unknown key", hint=hint)
+
+
+def kind_name(kind: type | tuple[type, ...]) -> str:
+    names = {
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+        bool: "true or false",
+        list: "a list",
+        dict: "a table",
+    }
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+_KNOWN_TERRITORIES = frozenset(Locale.parse("en").territories)
+
+
+def country_code(table: Table, name: str, value: str) -> str:
+    code = value.strip().upper()
+    if len(code) != 2 or not code.isalpha() or code not in _KNOWN_TERRITORIES:
+        raise table.error(
+            name,
+            f"{value!r} is not an ISO 3166 country code",
+            hint="use two letters such as KR, JP, CN, HK, TW, SG, IN, AE",
+        )
+    return code
+
+
+def http_url(table: Table, name: str, value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise table.error(name, f"{value!r} is not an http(s) URL")
+    return value
+
+
+def networks(table: Table, name: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    """A list of addresses or networks: "127.0.0.1", "10.1.2.0/24", "::1", "fd00::/8"."""
+    networks = []
+    for item in table.take(name, list, []):
+        try:
+            if not isinstance(item, str):
+                raise ValueError(item)
+            networks.append(ip_network(item.strip(), strict=False))
+        except ValueError as e:
+            raise table.error(
+                name,
+                f"{item!r} is not an IP address or network",
+                hint='write addresses or networks, e.g. ["127.0.0.1", "10.1.2.0/24", "::1"]',
+            ) from e
+    return tuple(networks)
+
+
+def positive(table: Table, name: str, value: float) -> None:
+    if value <= 0:
+        raise table.error(name, f"must be greater than 0, got {value}")
+
+
+_DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_duration(text: str) -> timedelta:
+    """ "90s", "15m", "12h", "7d", "2w", or a sum such as "1h30m". Raises ValueError."""
+    cleaned = text.strip().lower().replace(" ", "")
+    parts = re.findall(r"(\d+(?:\.\d+)?)([smhdw])", cleaned)
+    if not cleaned or "".join(n + u for n, u in parts) != cleaned:
+        raise ValueError(f"{text!r} is not a duration")
+    return sum((timedelta(**{_DURATION_UNITS[u]: float(n)}) for n, u in parts), start=timedelta())
+
+
+def duration(table: Table, name: str, default: timedelta) -> timedelta:
+    if name not in table.data:
+        table.known.add(name)
+        return default
+    raw = table.take(name, str)
+    try:
+        return parse_duration(raw)
+    except ValueError as e:
+        raise table.error(
+            name, f"{raw!r} is not a duration", hint='write e.g. "90s", "15m", "12h" or "7d"'
+        ) from e
+
+
+def relative_to(source: Path, value: str) -> Path:
+    """A path from the config file: absolute as written, else relative to its folder."""
+    return source.parent / Path(value).expanduser()
+
+
+def data_file(table: Table, source: Path, key: str, project_file: Path) -> Path:
+    """A data file named by `key`, relative to the config file; by default the file
+    of the same name beside the config file, else the project's own."""
+    given = table.text(key)
+    if given:
+        path = source.parent / given
+        if not path.is_file():
+            raise table.error(key, f"{path} is not a file")
+        return path
+    beside = source.parent / project_file.name
+    return beside if beside.is_file() else project_file
+
+
+def from_address(table: Table, value: str) -> str:
+    if "\r" in value or "\n" in value:
+        raise table.error("from", "must be one line")
+    _, addr = parseaddr(value)
+    if "@" not in addr:
+        raise table.error(
+            "from",
+            f"{value!r} has no email address",
+            hint='write "Display Name <address@example.com>"',
+        )
+    try:
+        Address(addr_spec=addr)
+    except (ValueError, IndexError) as e:
+        raise table.error("from", f"{addr!r} is not a valid address: {e}") from e
+    return value
