@@ -277,7 +277,11 @@ def main(argv: list[str] | None = None) -> int:
             server[path] = case.route
             urls.append(server.url(path))
         settings = parse_settings(
-            {"feeds": [{"url": u} for u in urls], "gather": {"timeout": 10.0}},
+            {
+                "feeds": [{"url": u} for u in urls],
+                # Served on loopback, which digest refuses unless allowed.
+                "gather": {"timeout": 10.0, "allow_private": ["127.0.0.1"]},
+            },
             Path("charsets.toml"),
         )
         with Store(Path(tmp) / "charsets.sqlite3") as store:

@@ -83,6 +83,8 @@ def _gather_and_match(
         data: dict[str, object] = {
             "feeds": [{"url": url, **hints.get(name, {})} for name, url in urls.items()],
             "storage": {"path": f"{tmp}/corpus.sqlite3"},
+            # Served on loopback, which digest refuses unless allowed.
+            "gather": {"allow_private": ["127.0.0.1"]},
         }
         data.update(config)
         settings = parse_settings(data, Path("benchmark.toml"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from digest.loopback.feedserver import FeedServer
 from digest.loopback.mailsink import SmtpSink
 
 TEST_SECRET = "test-secret-0123456789-abcdefghij"
+# Feeds in tests are served on loopback: `[gather] allow_private` must say so.
+LOOPBACK_ALLOWED = 'allow_private = ["127.0.0.0/8", "::1"]'
 
 
 @pytest.fixture(autouse=True)
@@ -60,6 +63,19 @@ def write_config(tmp_path: Path) -> Callable[..., tuple[Path, Settings]]:
         # Let a test override [storage] or [archive] by giving its own tables.
         if "[storage]" in text or "[archive]" in text:
             base = ""
+        # Tests serve feeds on 127.0.0.1, which digest refuses unless allowed; a
+        # [gather] table the test wrote gets the key, else one is added.
+        if "allow_private" not in text:
+            if re.search(r"^\[gather\]", text, flags=re.MULTILINE):
+                text = re.sub(
+                    r"^\[gather\][ \t]*$",
+                    f"[gather]\n{LOOPBACK_ALLOWED}",
+                    text,
+                    count=1,
+                    flags=re.MULTILINE,
+                )
+            else:
+                base += f"[gather]\n{LOOPBACK_ALLOWED}\n"
         path.write_text(text + "\n" + base, encoding="utf-8")
         return path, load_settings(path)
 

@@ -270,3 +270,19 @@ def test_long_latin_runs_are_suspicious_but_not_garbled() -> None:
 )
 def test_utf8_document_rewrites_the_declaration(text: str, document: str) -> None:
     assert utf8_document(text) == document.encode("utf-8")
+
+
+def test_utf8_with_a_stray_byte_stays_utf8() -> None:
+    # Rule 4b: one bad byte among many valid multi-byte characters is damage, not a
+    # wrong charset: UTF-8 wins before chardet, the byte becomes one U+FFFD.
+    text = "<rss><title>東京の人工知能企業が資金調達 大阪 BAD 京都</title></rss>"
+    body = text.encode().replace(b"BAD", b"\xff")
+    decoded = redecode(body, ["utf-8"])
+    assert decoded is not None and decoded.encoding == "utf-8" and decoded.replaced == 1
+    assert decoded.text == text.replace("BAD", "\ufffd")
+    assert decoded.how == "UTF-8, 1 invalid bytes replaced"
+    # Nothing declared: XML's default is UTF-8, the same rule holds.
+    undeclared = redecode(body, [])
+    assert undeclared is not None and undeclared.encoding == "utf-8"
+    # Another charset declared: the rule does not apply.
+    assert redecode(body, ["shift_jis"]) != decoded

@@ -12,7 +12,7 @@ import logging
 import socket
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -96,7 +96,8 @@ CHINESE_ATOM = (
 
 
 def make_settings(urls: list[str], **gather_options: Any) -> Settings:
-    options: dict[str, Any] = {"timeout": 5.0}
+    # The feeds are served on 127.0.0.1, which digest refuses unless allowed.
+    options: dict[str, Any] = {"timeout": 5.0, "allow_private": ["127.0.0.0/8", "::1"]}
     options.update(gather_options)
     return parse_settings(
         {"feeds": [{"url": u} for u in urls], "gather": options}, Path("test.toml")
@@ -384,7 +385,7 @@ def test_a_feed_whose_every_entry_is_garbled_fails(server: FeedServer, store: St
 
     bad = report[urls[0]]
     assert bad.status == FAILED and bad.error
-    assert bad.error.startswith("garbled text in all 2 entries")
+    assert bad.error.startswith("not a feed: garbled text in all 2 entries")
     assert {p.title for p in all_posts(store)} == {"Good one", "Good two"}
     assert store.feed_state(urls[0]).failures == 1
 
@@ -432,57 +433,63 @@ HTML_PAGE = (
 MAX_BYTES = 64_000
 
 FAILURES: dict[str, tuple[Route, str]] = {
-    "404": (Route(b"not found", status=404, content_type="text/plain"), "HTTP 404 Not Found"),
-    "500": (Route(b"oops", status=500, content_type="text/plain"), "HTTP 500"),
-    "403": (Route(b"", status=403, content_type="text/plain"), "HTTP 403 Forbidden"),
+    "404": (
+        Route(b"not found", status=404, content_type="text/plain"),
+        "failed: HTTP 404 Not Found",
+    ),
+    "500": (Route(b"oops", status=500, content_type="text/plain"), "failed: HTTP 500"),
+    "403": (Route(b"", status=403, content_type="text/plain"), "failed: HTTP 403 Forbidden"),
     "html page": (
         Route(HTML_PAGE, content_type="text/html; charset=utf-8"),
-        "served an HTML page, not a feed",
+        "not a feed: served an HTML page, not a feed",
     ),
-    "html page sent as rss": (Route(HTML_PAGE), "served an HTML page, not a feed"),
+    "html page sent as rss": (Route(HTML_PAGE), "not a feed: served an HTML page, not a feed"),
     "malformed xml": (
         Route(b"<?xml version='1.0'?><rss version='2.0'><channel><item><title>x</ti"),
-        "malformed feed, no entries recovered: line 1",
+        "not a feed: malformed feed, no entries recovered: line 1",
     ),
     "xml but not a feed": (
         Route(b"<?xml version='1.0'?><settings><a/></settings>", content_type="application/xml"),
-        "not an RSS or Atom feed",
+        "not a feed: not an RSS or Atom feed",
     ),
-    "json": (Route(b'{"items": []}', content_type="application/json"), "malformed feed"),
-    "empty body": (Route(b""), "empty body"),
-    "blank body": (Route(b" \r\n\t\n"), "empty body"),
+    "json": (
+        Route(b'{"items": []}', content_type="application/json"),
+        "not a feed: malformed feed",
+    ),
+    "empty body": (Route(b""), "not a feed: empty body"),
+    "blank body": (Route(b" \r\n\t\n"), "not a feed: empty body"),
     "oversize by content-length": (
         Route(rss("big", [item(i, "x" * 200) for i in range(400)]).encode()),
-        f"response larger than {MAX_BYTES} bytes",
+        f"failed: response larger than {MAX_BYTES} bytes",
     ),
     "oversize after decompression": (
         Route(
             gzip.compress(GOOD[:-20] + b" " * 2_000_000 + GOOD[-20:]),
             headers={"Content-Encoding": "gzip"},
         ),
-        f"response larger than {MAX_BYTES} bytes",
+        f"failed: response larger than {MAX_BYTES} bytes",
     ),
     "redirect to file:": (
         Route(b"", status=302, headers={"Location": "file:///etc/passwd"}),
-        "redirected to a non-http(s) URL: file:///etc/passwd",
+        "refused: redirect to a non-http(s) URL: file:///etc/passwd",
     ),
     "redirect to javascript:": (
         Route(b"", status=301, headers={"Location": "javascript:alert(1)"}),
-        "redirected to a non-http(s) URL",
+        "refused: redirect to a non-http(s) URL",
     ),
     "redirect to ftp:": (
         Route(b"", status=307, headers={"Location": "ftp://127.0.0.1/feed.xml"}),
-        "redirected to a non-http(s) URL",
+        "refused: redirect to a non-http(s) URL",
     ),
     "redirect loop": (
         Route(b"", status=302, headers={"Location": "/bad"}),
-        "too many redirects (more than 2)",
+        "failed: too many redirects (more than 2)",
     ),
     "feedparser crashes": (  # a real feedparser bug: a lone surrogate character reference
         Route(b'<rss version="2.0"><channel><item><title>a &#xD800; b</title></item></channel>'),
-        "unexpected error: UnicodeEncodeError",
+        "failed: unexpected error: UnicodeEncodeError",
     ),
-    "timeout": (Route(GOOD, delay=3.0), "timed out after 0.5 s"),
+    "timeout": (Route(GOOD, delay=3.0), "failed: timed out after 0.5 s"),
 }
 
 
@@ -513,7 +520,9 @@ def test_one_failing_feed_never_stops_the_others(
     assert report.failed == [failed] and report.ok == [results[good]]
     assert not report.all_failed
     lines = report.summary_lines()
-    assert any(bad in line and reason in line for line in lines), lines
+    shown = reason.removeprefix("failed: ")  # the line's FAILED label says it
+    assert any(line == f"FAILED  {bad}: {failed.error.removeprefix('failed: ')}" for line in lines)
+    assert any(bad in line and shown in line for line in lines), lines
     assert "1 failed" in lines[-1]
     assert any(bad in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
     state = store.feed_state(bad)
@@ -535,7 +544,7 @@ def test_connection_refused_is_a_failure(server: FeedServer, store: Store) -> No
     report = gather(make_settings([refused, server.url("/good.xml")]), store, NOW)
     results = by_url(report)
     assert results[refused].status == FAILED
-    assert results[refused].error and results[refused].error.startswith("cannot connect")
+    assert results[refused].error == "failed: cannot connect"
     assert any(refused in line for line in report.summary_lines())
     assert store.count_posts() == 2
     assert store.feed_state(refused).failures == 1
@@ -619,7 +628,10 @@ def test_redirects_within_the_limit_are_followed(server: FeedServer, store: Stor
 
     moved, temporary = report[urls[0]], report[urls[1]]
     assert moved.status == OK and temporary.status == OK
-    assert moved.warning == f"moved permanently to {server.url('/new/feed.xml')}; update the config"
+    assert moved.warning == (
+        f"moved permanently: {urls[0]} → {server.url('/new/feed.xml')}; "
+        "fetching the new address from now on (update the config)"
+    )
     assert temporary.warning is None  # a temporary redirect is not a reason to edit the config
     # Relative links resolve against the final URL, not the configured one.
     urls_stored = {p.url for p in all_posts(store)}
@@ -765,3 +777,183 @@ def test_feed_server_answers_conditional_requests(tmp_path: Path) -> None:
 def test_now_must_be_aware(store: Store) -> None:
     with pytest.raises(ValueError, match="aware"):
         gather(make_settings([]), store, datetime(2026, 3, 2))
+
+
+# -- a busy database, a killed gather ------------------------------------------------
+
+
+def test_a_busy_database_stops_the_run_and_fails_no_feed(
+    server: FeedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    import digest.state.store as store_module
+    from digest.errors import StoreError
+
+    monkeypatch.setattr(store_module, "BUSY_TIMEOUT", 0.3)  # the test's patience, not 30 s
+    server["/a.xml"] = Route(GOOD)
+    server["/b.xml"] = Route(JAPANESE)
+    urls = [server.url("/a.xml"), server.url("/b.xml")]
+    path = tmp_path / "busy.sqlite3"
+    with Store(path) as store:
+        holder = sqlite3.connect(path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")  # another process's long write, as SQLite sees it
+        try:
+            with pytest.raises(StoreError):
+                gather(make_settings(urls), store, NOW)
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        # Nothing was counted against the feeds: the next run is an ordinary one.
+        assert all(store.feed_state(u).failures == 0 for u in urls)
+        assert all(store.feed_state(u).last_error is None for u in urls)
+        report = gather(make_settings(urls), store, NOW)
+    assert [r.status for r in report.results] == [OK, OK] and report.new_posts == 4
+
+
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text("ascii", "replace")
+        except OSError:
+            continue
+        fields = stat.rpartition(")")[2].split()
+        tree.setdefault(int(fields[1]), []).append(int(entry.name))
+    return tree
+
+
+def _descendants(pid: int) -> list[int]:
+    tree, found, todo = _children(), [], [pid]
+    while todo:
+        for child in tree.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_a_killed_gather_leaves_no_process_behind(server: FeedServer, tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from digest.fetch import lifeline
+    from digest.fetch.parse import auto_workers
+
+    if auto_workers(12) == 0:
+        pytest.skip("one CPU: gather parses inline and starts no process to leave behind")
+    feeds = []
+    for n in range(11):
+        server[f"/f{n}.xml"] = Route(rss(f"f{n}", [item(n, f"post {n}")]).encode())
+        feeds.append(server.url(f"/f{n}.xml"))
+    server["/slow.xml"] = Route(GOOD, delay=60.0)  # keeps gather busy until it is killed
+    feeds.append(server.url("/slow.xml"))
+    config = tmp_path / "digest.toml"
+    config.write_text(
+        "".join(f'[[feeds]]\nurl = "{u}"\n' for u in feeds)
+        + f'[storage]\npath = "{tmp_path.as_posix()}/db.sqlite3"\n'
+        + '[gather]\ntimeout = 90\ntotal_timeout = 90\nallow_private = ["127.0.0.1"]\n'
+    )
+    gather_process = subprocess.Popen(
+        [sys.executable, "-m", "digest", "--config", str(config), "gather"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        # Wait for the fork server, the resource tracker and the parser workers.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            family = _descendants(gather_process.pid)
+            if len(family) >= 4 and len(server.hits("/f10.xml")) == 1:
+                break
+            time.sleep(0.1)
+        family = _descendants(gather_process.pid)
+        assert len(family) >= 3, family  # fork server, resource tracker, a worker at least
+        identities = {pid: lifeline.process_identity(pid) for pid in family}
+        os.kill(gather_process.pid, signal.SIGKILL)
+        gather_process.wait()
+        killed = time.monotonic()
+        left = list(identities)
+        while left and time.monotonic() - killed < 5:
+            time.sleep(0.05)
+            left = [pid for pid in left if lifeline.alive(pid, identities[pid])]
+        assert left == [], f"still running after 5 s: {left}"
+        print(f"{len(family)} processes gone {time.monotonic() - killed:.2f} s after SIGKILL")
+    finally:
+        if gather_process.poll() is None:
+            gather_process.kill()
+            gather_process.wait()
+
+
+# -- HTTP manners and `digest feeds`, in pieces ------------------------------------------
+
+
+def test_retry_after_in_seconds_or_as_a_date_capped_at_a_day() -> None:
+    from digest.fetch.fetcher import retry_after
+
+    assert retry_after("120", NOW) == NOW + timedelta(seconds=120)
+    assert retry_after(" 0 ", NOW) is None  # now: no wait
+    assert retry_after("Mon, 02 Mar 2026 11:30:00 GMT", NOW) == NOW + timedelta(hours=2)
+    assert retry_after("Mon, 02 Mar 2026 08:00:00 GMT", NOW) is None  # in the past
+    assert retry_after("99999999999999999999", NOW) == NOW + timedelta(days=1)
+    assert retry_after("Fri, 31 Dec 9999 23:59:59 GMT", NOW) == NOW + timedelta(days=1)
+    assert retry_after("soon", NOW) is None and retry_after(None, NOW) is None
+
+
+def test_only_the_first_entries_of_a_huge_body_are_read() -> None:
+    from digest.fetch.parse import cut_entries
+
+    body = rss("big", [item(n, f"t{n}") for n in range(10)]).encode()
+    cut, total = cut_entries(body, 3)
+    assert total == 10 and cut.count(b"<item>") == 3
+    assert cut.endswith(b"</channel></rss>\n") and b"t2<" in cut and b"t3<" not in cut
+    assert cut_entries(body, 10) == (body, 10)
+
+
+def test_feed_statuses_for_digest_feeds(server: FeedServer, store: Store) -> None:
+    from digest.fetch.status import feed_statuses, status_lines
+
+    server["/ok.xml"] = Route(GOOD)
+    server["/404.xml"] = Route(b"", status=404)
+    server["/410.xml"] = Route(b"", status=410)
+    server["/429.xml"] = Route(b"", status=429, headers={"Retry-After": "3600"})
+    server["/old.xml"] = Route(b"", status=301, headers={"Location": "/ok.xml"})
+    paths = ["/ok.xml", "/404.xml", "/410.xml", "/429.xml", "/old.xml", "/never.xml"]
+    urls = [server.url(p) for p in paths]
+    settings = make_settings(urls[:-1])
+    gather(settings, store, NOW)
+    every = make_settings(urls)
+    statuses = feed_statuses(every.feeds, store.feed_states(urls), NOW)
+    assert [s.status for s in statuses] == ["ok", "failing", "gone", "waiting", "ok", "new"]
+    assert statuses[4].fetched_from == urls[0] and statuses[4].moved_to == urls[0]
+    assert status_lines(statuses) == [
+        f"ok      {urls[0]}: last fetched 2026-03-02 09:30 UTC",
+        f"failing {urls[1]}: once: failed: HTTP 404 Not Found; never fetched",
+        f"gone    {urls[2]}: since 2026-03-02 09:30 UTC: gone: HTTP 410 Gone; no longer polled",
+        f"waiting {urls[3]}: until 2026-03-02 10:30 UTC (waiting until 2026-03-02 10:30 UTC: "
+        "HTTP 429 Too Many Requests)",
+        f"ok      {urls[4]}: last fetched 2026-03-02 09:30 UTC (warning: moved permanently: "
+        f"{urls[4]} → {urls[0]}; fetching the new address from now on (update the config)); "
+        f"moved to {urls[0]}",
+        f"new     {urls[5]}: not fetched yet",
+        "6 feeds: 2 ok, 1 failing, 1 gone, 1 waiting, 1 new",
+    ]
+    # A gone feed is not asked again; the waiting one neither, until its time.
+    server.reset_log()
+    report = gather(settings, store, NOW + timedelta(minutes=30))
+    assert sorted(p for _, p, _ in server.requests) == ["/404.xml", "/ok.xml", "/ok.xml"]
+    assert [r.status for r in report.results] == [
+        NOT_MODIFIED, FAILED, "gone", "waiting", NOT_MODIFIED,
+    ]  # fmt: skip
+    assert report.summary_lines()[-1] == (
+        "5 feeds: 0 fetched, 2 not modified, 1 failed, 1 gone, 1 waiting; 0 entries, 0 new posts"
+    )
+    later = gather(settings, store, NOW + timedelta(hours=2))
+    assert [r.status for r in later.results][3] == "waiting"  # asked again: 429 again
+    assert server.hits("/429.xml") == [429]

@@ -1,10 +1,14 @@
 """Fetching: feeds in, normalised posts out.
 
-Owns: polling every configured feed over HTTP with conditional GET and size and
-redirect caps (`gather`), parsing bodies with feedparser in worker processes
-(`parse`), repairing mislabelled CJK charsets (`charset`), reading the dates
-feeds really write (`dates`), and turning feedparser's output into frozen
-`Post`s at one boundary (`normalize`). The only stage that touches the network.
+Owns: polling every configured feed over HTTP with conditional GET, size, time
+and redirect caps and the HTTP manners (410, Retry-After, 301/308) (`gather`,
+`fetcher`); connecting only to checked public addresses, or to networks the
+operator allowed (`addresses`, `transport`); parsing bodies with feedparser in
+worker processes that die with their parent (`parse`, `lifeline`); repairing
+mislabelled CJK charsets (`charset`); reading the dates feeds really write
+(`dates`); turning feedparser's output into frozen `Post`s at one boundary
+(`normalize`); and each feed's standing for `digest feeds` (`status`). The only
+stage that touches the network.
 
 Never touches: what goes into an issue (`digest.editorial`), rendering, mail.
 Its one write is through `digest.state.store` (new posts, feed state).

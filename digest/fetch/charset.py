@@ -49,6 +49,12 @@ Rules:
    would otherwise just believe the declaration). An answer below
    `MIN_CONFIDENCE` is no answer, and a single-byte pick whose text has runs of
    Latin-1 characters is not believed either (it is CJK read byte by byte): rule 5.
+4b. A body declared as UTF-8 (or declaring nothing) that is UTF-8 but for at
+   most `MAX_REPLACED` invalid bytes is UTF-8, each bad byte a U+FFFD (one bad
+   byte costs its entry one character, not the entry nor the feed): before
+   chardet when valid multi-byte characters outnumber the bad bytes four to one
+   (CJK text never forms valid UTF-8 by accident), else only when chardet
+   believed no strict candidate. gather keeps such entries and logs them.
 5. If no candidate decodes strictly or none was believed (a feed cut
    mid-character, a stray byte), the remaining candidate that needs the fewest
    U+FFFD replacements is used (chardet breaking ties), if they are few (at most
@@ -302,6 +308,9 @@ def redecode(
         believable = encoding in cjk or encoding not in CJK_CANDIDATES
         if encoding in strict and not is_single_byte(encoding) and believable:
             return Decoded(strict[encoding], encoding, "declared")
+    stray = None if "utf-8" in strict else _utf8_with_stray_bytes(body, declared)
+    if stray is not None and stray[2]:
+        return Decoded(stray[0], "utf-8", f"UTF-8, {stray[1]} invalid bytes replaced", stray[1])
     if strict:
         chosen = _detect(sample, list(strict))
         # A single-byte reading full of Latin-1 runs is CJK read byte by byte
@@ -311,8 +320,26 @@ def redecode(
         ):
             how = "declared" if chosen in declared else "detected"
             return Decoded(strict[chosen], chosen, how)
+    if stray is not None:
+        return Decoded(stray[0], "utf-8", f"UTF-8, {stray[1]} invalid bytes replaced", stray[1])
     # Candidates that decoded strictly were judged above (by chardet) already.
     return _lenient(body, [c for c in candidates if c not in strict])
+
+
+def _utf8_with_stray_bytes(body: bytes, declared: Sequence[str]) -> tuple[str, int, bool] | None:
+    """Rule 4b: a UTF-8 body (declared so, or not declared at all) with a few invalid
+    bytes: (its text with a U+FFFD for each, how many, sure). `sure` when enough
+    valid multi-byte characters surround them that no other charset can be meant
+    (it wins before chardet); otherwise UTF-8 is only the last resort before rule 5."""
+    if declared and "utf-8" not in declared:
+        return None
+    text = body.decode("utf-8", errors="replace")
+    clean = body.decode("utf-8", errors="ignore")
+    bad = text.count("\ufffd") - clean.count("\ufffd")
+    if not 0 < bad <= MAX_REPLACED:
+        return None
+    multibyte = sum(1 for ch in clean if ord(ch) > 0x7F and ch != "\ufffd")
+    return text, bad, multibyte >= 4 * bad
 
 
 def _guess(sample: bytes) -> tuple[str, ...]:

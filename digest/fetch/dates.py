@@ -203,9 +203,12 @@ def parse_date(text: str, context: DateContext = UTC_CONTEXT) -> datetime | None
 
 
 def _build(parts: dict[str, str | None], context: DateContext) -> datetime | None:
-    year = int(parts["year"] or 0)
-    if year < 100:  # RFC 822 two-digit years
+    raw_year = parts["year"] or ""
+    year = int(raw_year or 0)
+    if len(raw_year) <= 2:  # RFC 822 two-digit years
         year += 2000 if year < 50 else 1900
+    elif year < 1000:
+        return None  # "0001" is written in full: no feed post is that old, and never "2001"
     if parts.get("mname"):
         month = _MONTHS.get((parts["mname"] or "").lower().rstrip("."))
         if month is None:

@@ -1,23 +1,34 @@
 """Fetching every configured feed concurrently and storing the new posts.
 
-Owns: HTTP for feeds (one `httpx.AsyncClient` per run, bounded concurrency,
-timeouts, a size cap, manual redirects restricted to http/https, conditional GET
-with the validators kept in the store), deciding whether a fetch failed, storing
-what parsing gives, and the per-run `GatherReport`.
-Doesn't own: turning a body into posts (`digest.fetch.parse`: feedparser, charset
-repair, the parser processes; `digest.fetch.normalize`), SQL (`digest.state.store`), or what
+Owns: one `httpx.AsyncClient` per run over `digest.fetch.transport` (bounded
+concurrency, every connection address-checked), deciding what each feed's
+outcome is, what happens in the store because of it (posts, validators, gone,
+waiting, moved), the per-feed cap on new posts, and the per-run `GatherReport`.
+Doesn't own: the hops of one request and their wording (`digest.fetch.fetcher`),
+turning a body into posts (`digest.fetch.parse`: feedparser, charset repair, the
+parser processes; `digest.fetch.normalize`), SQL (`digest.state.store`), or what
 goes into an issue.
 
-Policy, per feed (a feed's failure never stops the run):
+Policy, per feed (a feed's failure never stops the run; the store failing does):
 - 200 with entries → "ok"; if feedparser flagged the document as ill-formed but
-  still recovered entries, the entries are kept and `warning` says why.
+  still recovered entries, the entries are kept and `warning` says why. At most
+  `[gather] max_new_items` posts new to the store are kept per run (the newest);
+  the rest are logged and left for a later run (the validators are not stored,
+  so the next run reads the feed in full again).
 - 200 with a valid feed and no entries → "ok" with 0 entries.
 - 304 → "not_modified"; the stored validators stay as they are.
-- Everything else → "failed" with a human-readable `error`: timeouts, refused
-  connections, HTTP errors, empty bodies, HTML pages, documents from which no
-  entries can be recovered, too many redirects, non-http(s) redirects, responses
-  over `max_bytes`, and any unexpected exception (logged with its traceback).
-  Each failure is logged at WARNING with the feed URL and counted in the store.
+- 410 → "gone": recorded, reported, and never requested again (`Store.revive_feed`
+  undoes it).
+- 429/503 with a Retry-After in the future (at most a day) → "waiting": not a
+  failure; the feed is not requested again before then.
+- 301/308 all the way to a feed → the target is recorded (`moved_to`) and fetched
+  instead of the configured URL from then on; the run that learns it says so once.
+- Everything else → "failed" with an `error` that starts with "refused:",
+  "failed:" or "not a feed:" (see `digest.fetch.fetcher`), logged at WARNING
+  with the feed URL and counted in the store.
+
+A store error (a busy or full database) is not a feed's failure: it stops the run
+as one error, and no feed is marked failed because of it.
 
 Concurrency: all network I/O and all store writes happen on the event-loop thread
 (the sqlite connection is not thread-safe); at most `concurrency` requests are
@@ -26,10 +37,6 @@ in flight. Each body is parsed as soon as it arrives. feedparser is pure Python
 whole run behind the GIL, so runs with `digest.fetch.parse.POOL_MIN_FEEDS` feeds or more parse in
 worker processes (started on the first 200, through a fork server) while the loop
 keeps the network busy; smaller runs parse inline. Numbers: benchmarks/gather.py.
-
-Redirects: httpx's own following is off; `_fetch` follows at most
-`max_redirects` hops, and `_vet_redirect` refuses any Location that is not
-http(s) before httpx even parses it.
 """
 
 from __future__ import annotations
@@ -37,16 +44,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
-from urllib.parse import urljoin, urlsplit
+from datetime import UTC, datetime
 
 import httpx
 
 from digest.config import FeedSettings, GatherSettings, Settings
 from digest.errors import FeedError
-from digest.fetch.parse import Fetched, ParserPool, auto_workers
-from digest.models import FeedState
+from digest.fetch.addresses import AddressPolicy
+from digest.fetch.fetcher import (
+    NO_FEED_AT_PRIVATE_REDIRECT,
+    Gone,
+    Wait,
+    fetch_feed,
+    vet_redirect,
+)
+from digest.fetch.parse import ParserPool, auto_workers, max_entries_read
+from digest.fetch.transport import GuardedTransport
+from digest.models import FeedState, Post
 from digest.state.store import Store
 
 log = logging.getLogger(__name__)
@@ -54,23 +70,26 @@ log = logging.getLogger(__name__)
 OK = "ok"
 NOT_MODIFIED = "not_modified"
 FAILED = "failed"
-
-_REDIRECTS = frozenset({301, 302, 303, 307, 308})
-_PERMANENT = frozenset({301, 308})
+GONE = "gone"
+WAITING = "waiting"
 
 
 @dataclass(frozen=True)
 class FeedResult:
     """What happened to one feed in one run."""
 
-    url: str
-    status: str  # "ok" (200, parsed) | "not_modified" (304) | "failed"
-    entries: int  # entries parsed (0 for 304/failed)
+    url: str  # as configured (posts and feed state are kept under it)
+    status: str  # "ok" | "not_modified" | "failed" | "gone" | "waiting"
+    entries: int  # entries parsed (0 unless "ok")
     new_posts: int  # rows newly added to the store
-    error: str | None  # why it failed (human readable, no traceback)
+    error: str | None  # failed: "refused: …" / "failed: …" / "not a feed: …"; gone/waiting: why
     warning: str | None  # e.g. feed was ill-formed but entries were recovered
     title: str  # feed's own <title> when parsed, else ""
     seconds: float
+
+
+def _line(label: str, url: str, text: str) -> str:
+    return f"{label:<8}{url}: {text}"
 
 
 @dataclass(frozen=True)
@@ -81,12 +100,20 @@ class GatherReport:
 
     @property
     def ok(self) -> list[FeedResult]:
-        """Feeds that did not fail: "ok" and "not_modified"."""
-        return [r for r in self.results if r.status != FAILED]
+        """Feeds that answered: "ok" and "not_modified"."""
+        return [r for r in self.results if r.status in (OK, NOT_MODIFIED)]
 
     @property
     def failed(self) -> list[FeedResult]:
         return [r for r in self.results if r.status == FAILED]
+
+    @property
+    def gone(self) -> list[FeedResult]:
+        return [r for r in self.results if r.status == GONE]
+
+    @property
+    def waiting(self) -> list[FeedResult]:
+        return [r for r in self.results if r.status == WAITING]
 
     @property
     def new_posts(self) -> int:
@@ -94,19 +121,31 @@ class GatherReport:
 
     @property
     def all_failed(self) -> bool:
-        """True only when there were feeds and every one of them failed."""
-        return bool(self.results) and all(r.status == FAILED for r in self.results)
+        """True only when there were feeds and every one failed or is gone (a feed
+        waiting on its Retry-After is not failing)."""
+        return bool(self.results) and all(r.status in (FAILED, GONE) for r in self.results)
 
     def summary_lines(self) -> list[str]:
-        """One line per failed feed (URL and reason), one per warning, then totals."""
-        lines = [f"FAILED  {r.url}: {r.error}" for r in self.failed]
-        lines += [f"warning {r.url}: {r.warning}" for r in self.results if r.warning]
+        """One line per failed, gone or waiting feed, one per warning, then totals."""
+        lines = [
+            _line("FAILED", r.url, (r.error or "").removeprefix("failed: ")) for r in self.failed
+        ]
+        lines += [_line("GONE", r.url, (r.error or "").removeprefix("gone: ")) for r in self.gone]
+        lines += [
+            _line("waiting", r.url, (r.error or "").removeprefix("waiting ")) for r in self.waiting
+        ]
+        lines += [_line("warning", r.url, r.warning) for r in self.results if r.warning]
         fetched = sum(1 for r in self.results if r.status == OK)
         unchanged = sum(1 for r in self.results if r.status == NOT_MODIFIED)
         entries = sum(r.entries for r in self.results)
+        more = "".join(
+            f", {len(group)} {name}"
+            for name, group in (("gone", self.gone), ("waiting", self.waiting))
+            if group
+        )
         lines.append(
             f"{len(self.results)} feeds: {fetched} fetched, {unchanged} not modified, "
-            f"{len(self.failed)} failed; {entries} entries, {self.new_posts} new posts"
+            f"{len(self.failed)} failed{more}; {entries} entries, {self.new_posts} new posts"
         )
         return lines
 
@@ -117,7 +156,8 @@ def gather(
     """Fetch every feed in `settings`, store new posts, report per feed.
 
     `parse_workers`: processes used to parse feeds; None picks automatically (see
-    `auto_workers`), 0 parses on the event-loop thread.
+    `auto_workers`), 0 parses on the event-loop thread. Raises the store's
+    `DigestError` when the database cannot be written (no feed is marked failed).
     """
     return asyncio.run(gather_async(settings, store, now, parse_workers=parse_workers))
 
@@ -130,24 +170,24 @@ async def gather_async(
         raise ValueError("gather needs an aware `now`")
     g = settings.gather
     states = {feed.url: store.feed_state(feed.url) for feed in settings.feeds}
+    polled = [f for f in settings.feeds if _skip(states[f.url], now) is None]
     semaphore = asyncio.Semaphore(g.concurrency)
-    workers = auto_workers(len(settings.feeds)) if parse_workers is None else parse_workers
+    workers = auto_workers(len(polled)) if parse_workers is None else parse_workers
+    transport = GuardedTransport(AddressPolicy(g.allow_private), max_connections=g.concurrency)
+    run = _Run(transport, semaphore, g, store, now)
     with ParserPool(workers) as parser:
         async with httpx.AsyncClient(
+            transport=transport,
+            trust_env=False,
             headers={"User-Agent": g.user_agent},
             timeout=httpx.Timeout(g.timeout),
-            # Redirects are followed by hand (see `_fetch`), and every Location is
-            # vetted before httpx even parses it (`_vet_redirect`).
+            # Redirects are followed by hand (`digest.fetch.fetcher`), and every
+            # Location is vetted before httpx even parses it (`vet_redirect`).
             follow_redirects=False,
-            event_hooks={"response": [_vet_redirect]},
-            limits=httpx.Limits(
-                max_connections=g.concurrency, max_keepalive_connections=g.concurrency
-            ),
+            event_hooks={"response": [vet_redirect]},
         ) as client:
             tasks = [
-                asyncio.create_task(
-                    _one_feed(client, semaphore, parser, g, store, feed, states[feed.url], now)
-                )
+                asyncio.create_task(run.one_feed(client, parser, feed, states[feed.url]))
                 for feed in settings.feeds
             ]
             try:
@@ -162,50 +202,107 @@ async def gather_async(
     return GatherReport(tuple(results))
 
 
-async def _one_feed(
-    client: httpx.AsyncClient,
-    semaphore: asyncio.Semaphore,
-    parser: ParserPool,
-    g: GatherSettings,
-    store: Store,
-    feed: FeedSettings,
-    state: FeedState,
-    now: datetime,
-) -> FeedResult:
-    started = time.perf_counter()
+def _skip(state: FeedState, now: datetime) -> tuple[str, str] | None:
+    """(status, why) for a feed not requested this run, or None."""
+    if state.gone_at is not None:
+        return GONE, f"gone: since {state.gone_at:%Y-%m-%d} (HTTP 410); no longer polled"
+    if state.retry_at is not None and now < state.retry_at:
+        stamp = state.retry_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        return WAITING, f"waiting until {stamp}: the server asked (Retry-After)"
+    return None
 
-    def result(
-        status: str,
-        *,
-        entries: int = 0,
-        new_posts: int = 0,
-        error: str | None = None,
-        warning: str | None = None,
-        title: str = "",
+
+@dataclass
+class _Run:
+    transport: GuardedTransport
+    semaphore: asyncio.Semaphore
+    g: GatherSettings
+    store: Store
+    now: datetime
+
+    async def one_feed(
+        self,
+        client: httpx.AsyncClient,
+        parser: ParserPool,
+        feed: FeedSettings,
+        state: FeedState,
     ) -> FeedResult:
-        seconds = time.perf_counter() - started
-        return FeedResult(feed.url, status, entries, new_posts, error, warning, title, seconds)
+        started = time.perf_counter()
+        store, now = self.store, self.now
 
-    try:
-        async with semaphore:
-            response = await _fetch(client, g, feed.url, state)
-        if response.status == 304:
+        def result(
+            status: str,
+            *,
+            entries: int = 0,
+            new_posts: int = 0,
+            error: str | None = None,
+            warning: str | None = None,
+            title: str = "",
+        ) -> FeedResult:
+            seconds = time.perf_counter() - started
+            return FeedResult(feed.url, status, entries, new_posts, error, warning, title, seconds)
+
+        skipped = _skip(state, now)
+        if skipped is not None:
+            return result(skipped[0], error=skipped[1])
+        if state.retry_at is not None:
+            store.set_feed_retry_at(feed.url, None)  # its time has come
+
+        # Only fetching and parsing are inside the try: a store error below is not
+        # this feed's failure, and must stop the run.
+        try:
+            async with self.semaphore:
+                fetched = await fetch_feed(
+                    client, self.transport.backend, self.g, feed.url, state, now
+                )
+            parsed = None
+            if fetched.status == 200:
+                parsed = await parser.parse(
+                    feed, fetched, now, max_entries_read(self.g.max_new_items)
+                )
+                if parsed.error is not None:
+                    raise FeedError(feed.url, _not_a_feed(parsed.error, fetched.private_redirect))
+        except Gone as e:
+            log.warning("%s: %s", feed.url, e.reason)
+            store.mark_feed_gone(feed.url, e.reason, now)
+            return result(GONE, error=e.reason)
+        except Wait as e:
+            log.warning("%s: %s", feed.url, e.reason)
+            store.record_feed_waiting(feed.url, e.retry_at, e.reason, now)
+            return result(WAITING, error=e.reason)
+        except FeedError as e:
+            return self._failed(feed, e.reason, result)
+        except Exception as e:
+            reason = f"failed: unexpected error: {type(e).__name__}: {e}"
+            log.warning("%s: %s", feed.url, reason, exc_info=True)
+            return self._failed(feed, reason, result, logged=True)
+
+        if parsed is None:  # 304
             store.record_feed_ok(feed.url, now)
             return result(NOT_MODIFIED)
-        parsed = await parser.parse(feed, response, now)
-        if parsed.error is not None:
-            raise FeedError(feed.url, parsed.error)
-        warning = parsed.warning
-        if response.moved_to:
-            moved = f"moved permanently to {response.moved_to}; update the config"
-            warning = f"{warning}; {moved}" if warning else moved
-        new = store.add_posts(parsed.posts)
+        notes = [parsed.warning] if parsed.warning else []
+        if fetched.moved_to and fetched.moved_to != state.moved_to:
+            # Said once: from now on the new address is fetched without a word.
+            store.set_feed_moved_to(feed.url, fetched.moved_to)
+            notes.append(
+                f"moved permanently: {feed.url} → {fetched.moved_to}; fetching the new "
+                "address from now on (update the config)"
+            )
+        posts, left = self._capped(feed, parsed.posts)
+        if left:
+            notes.append(
+                f"{left} new entries left for a later run (max_new_items = "
+                f"{self.g.max_new_items}: the newest were kept)"
+            )
+        warning = "; ".join(notes) or None
+        new = store.add_posts(posts)
         store.record_feed_ok(
             feed.url,
             now,
             title=parsed.title or None,
-            etag=response.headers.get("etag"),
-            last_modified=response.headers.get("last-modified"),
+            # A capped run leaves entries unread: the next one must not get a 304.
+            etag=None if left else fetched.headers.get("etag"),
+            last_modified=None if left else fetched.headers.get("last-modified"),
             warning=warning,
         )
         if warning:
@@ -213,124 +310,47 @@ async def _one_feed(
         return result(
             OK, entries=parsed.entries, new_posts=new, warning=warning, title=parsed.title
         )
-    except FeedError as e:
-        reason = e.reason
-        log.warning("%s: %s", feed.url, reason)
-    except Exception as e:
-        reason = f"unexpected error: {type(e).__name__}: {e}"
-        log.warning("%s: %s", feed.url, reason, exc_info=True)
-    failures = store.record_feed_error(feed.url, reason, now)
-    if failures > 1:
-        log.warning("%s: has failed %d times in a row", feed.url, failures)
-    return result(FAILED, error=reason)
+
+    def _failed(
+        self,
+        feed: FeedSettings,
+        reason: str,
+        result: Callable[..., FeedResult],
+        *,
+        logged: bool = False,
+    ) -> FeedResult:
+        if not logged:
+            log.warning("%s: %s", feed.url, reason)
+        failures = self.store.record_feed_error(feed.url, reason, self.now)
+        if failures > 1:
+            log.warning("%s: has failed %d times in a row", feed.url, failures)
+        return result(FAILED, error=reason)
+
+    def _capped(self, feed: FeedSettings, posts: list[Post]) -> tuple[list[Post], int]:
+        """The posts to store, and how many new ones were left for a later run."""
+        unique: dict[str, Post] = {}
+        for post in posts:
+            unique.setdefault(post.post_id, post)  # a repeated guid: the first one wins
+        posts = list(unique.values())
+        cap = self.g.max_new_items
+        if len(posts) <= cap:
+            return posts, 0
+        known = self.store.known_post_ids(feed.url, unique)
+        fresh = [p for p in posts if p.post_id not in known]
+        if len(fresh) <= cap:
+            return posts, 0
+        order = {p.post_id: i for i, p in enumerate(fresh)}
+        # Newest first; feed order breaks ties (feeds list their newest first).
+        keep = sorted(fresh, key=lambda p: (-p.published.timestamp(), order[p.post_id]))[:cap]
+        left = len(fresh) - cap
+        log.info("%s: %d new entries, %d kept, %d left for later", feed.url, len(fresh), cap, left)
+        return [p for p in posts if p.post_id in known] + keep, left
 
 
-def _conditional_headers(state: FeedState) -> dict[str, str]:
-    headers = {}
-    if state.etag:
-        headers["If-None-Match"] = state.etag
-    if state.last_modified:
-        headers["If-Modified-Since"] = state.last_modified
-    return headers
-
-
-class _RedirectRefused(Exception):
-    """A redirect we will not follow; the message says why (for FeedError)."""
-
-
-async def _vet_redirect(response: httpx.Response) -> None:
-    """Refuse a redirect to anything but http(s), before httpx builds the next request.
-
-    Runs for every response, as an httpx event hook: even with follow_redirects
-    off, httpx parses Location to offer `next_request`, and would fail on
-    `javascript:...` with an obscure InvalidURL.
-    """
-    location = response.headers.get("location")
-    if location is None or response.status_code not in _REDIRECTS:
-        return
-    target = urljoin(str(response.request.url), location.strip())
-    if urlsplit(target).scheme.lower() not in ("http", "https"):
-        raise _RedirectRefused(f"redirected to a non-http(s) URL: {target[:200]}")
-    try:
-        httpx.URL(target)
-    except httpx.InvalidURL:
-        raise _RedirectRefused(f"redirected to an invalid URL: {target[:200]!r}") from None
-
-
-@dataclass(frozen=True)
-class _Hop:
-    """One request's outcome: either a redirect target or a final answer."""
-
-    location: str | None = None  # absolute URL to follow next
-    permanent: bool = False
-    status: int = 0  # 200 or 304 when final
-    headers: dict[str, str] | None = None
-    body: bytes = b""
-
-
-async def _fetch(
-    client: httpx.AsyncClient, g: GatherSettings, feed_url: str, state: FeedState
-) -> Fetched:
-    """GET a feed, following up to `max_redirects` http(s) redirects. Raises FeedError."""
-    url = feed_url
-    headers = _conditional_headers(state)
-    all_permanent = True
-    for _ in range(g.max_redirects + 1):
-        try:
-            # httpx's timeout applies per socket operation; this bounds the whole
-            # request, so a server dripping bytes cannot hold a slot forever.
-            async with asyncio.timeout(g.timeout):
-                hop = await _request(client, g, feed_url, url, headers)
-        except (TimeoutError, httpx.TimeoutException):
-            raise FeedError(feed_url, f"timed out after {g.timeout:g} s") from None
-        except httpx.ConnectError as e:
-            raise FeedError(feed_url, f"cannot connect: {e or type(e).__name__}") from None
-        except httpx.HTTPError as e:
-            raise FeedError(feed_url, f"HTTP transfer failed: {e or type(e).__name__}") from None
-        except httpx.InvalidURL as e:
-            raise FeedError(feed_url, f"invalid URL {url[:200]!r}: {e}") from None
-        except _RedirectRefused as e:
-            raise FeedError(feed_url, str(e)) from None
-        if hop.location is not None:
-            url = hop.location
-            all_permanent = all_permanent and hop.permanent
-            continue
-        moved_to = url if all_permanent and url != feed_url else None
-        return Fetched(hop.status, url, hop.headers or {}, hop.body, moved_to)
-    raise FeedError(feed_url, f"too many redirects (more than {g.max_redirects})")
-
-
-async def _request(
-    client: httpx.AsyncClient,
-    g: GatherSettings,
-    feed_url: str,
-    url: str,
-    headers: dict[str, str],
-) -> _Hop:
-    async with client.stream("GET", url, headers=headers) as r:
-        status = r.status_code
-        if status in _REDIRECTS and "location" in r.headers:
-            # Location may be relative (RFC 9110); resolve it against this hop.
-            # Its scheme was checked by `_vet_redirect`.
-            target = urljoin(url, r.headers["location"].strip())
-            return _Hop(location=target, permanent=status in _PERMANENT)
-        if status == 304:
-            return _Hop(status=304)
-        if status >= 400:
-            phrase = f" {r.reason_phrase}" if r.reason_phrase else ""
-            raise FeedError(feed_url, f"HTTP {status}{phrase}")
-        if status != 200:
-            raise FeedError(feed_url, f"unexpected HTTP {status} {r.reason_phrase}".rstrip())
-        declared = r.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > g.max_bytes:
-            raise FeedError(feed_url, f"response larger than {g.max_bytes} bytes")
-        chunks: list[bytes] = []
-        size = 0
-        # Decoded bytes are counted, so a gzip bomb is stopped too.
-        async for chunk in r.aiter_bytes():
-            size += len(chunk)
-            if size > g.max_bytes:
-                raise FeedError(feed_url, f"response larger than {g.max_bytes} bytes")
-            chunks.append(chunk)
-        response_headers = {k.lower(): v for k, v in r.headers.items()}
-        return _Hop(status=200, headers=response_headers, body=b"".join(chunks))
+def _not_a_feed(error: str, private_redirect: bool) -> str:
+    if private_redirect:
+        log.debug("at a non-public redirect target: %s", error)
+        return NO_FEED_AT_PRIVATE_REDIRECT
+    if error.startswith("unexpected error"):
+        return f"failed: {error}"
+    return f"not a feed: {error}"

@@ -19,9 +19,10 @@ parsed again as UTF-8. Entries whose text is still garbled are left out and the
 feed gets a warning (or fails, when nothing is left). Feeds without any sign of
 trouble pay one `bytes.isascii` or a few regex scans, nothing more.
 
-feedparser only ever receives bytes wrapped in a file object, never a URL or a
-string: given a bare string or bytes it would try them as a local file path, so a
-hostile server answering "/etc/passwd" could make us read local files.
+Hostile bodies: at most `max_entries_read` entries of a body are parsed
+(`cut_entries`), a body of valid UTF-8 but for a few bytes keeps its entries
+(each bad byte a U+FFFD, logged: `digest.fetch.charset` rule 4b), and workers
+die with the gather process that started them (`digest.fetch.lifeline`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import multiprocessing
 import multiprocessing.context
 import multiprocessing.forkserver
 import os
+import re
 import traceback
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -44,7 +46,7 @@ from xml.sax import SAXParseException
 import feedparser
 
 from digest.config import FeedSettings
-from digest.fetch import charset
+from digest.fetch import charset, lifeline
 from digest.fetch.normalize import html_to_text, normalize_entries
 from digest.models import Post
 
@@ -63,6 +65,31 @@ _ENCODING_BOZO: tuple[type[Exception], ...] = (
 )
 _HTML_STARTS = (b"<!doctype html", b"<html")
 
+# Entries read per feed per run: feedparser needs ~0.15 ms an entry and
+# normalising ~0.06 ms more, so 100,000 tiny items would cost ~20 s of CPU for a
+# per-run cap (`[gather] max_new_items`) that keeps 200 of them anyway.
+MIN_ENTRIES_READ = 1000
+_ENTRY_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)[\s/>]")
+_ENTRY_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?(?:item|entry)\s*>")
+
+
+def max_entries_read(max_new_items: int) -> int:
+    """How many entries of one body are parsed: several times the per-run cap."""
+    return max(MIN_ENTRIES_READ, 5 * max_new_items)
+
+
+def cut_entries(body: bytes, limit: int) -> tuple[bytes, int]:
+    """`body` keeping only its first `limit` entries (feeds list their newest first),
+    and how many entries it had. Cut at an entry's end tag, the document's own
+    closing tags kept; a body that does not look like that is left alone."""
+    total = sum(1 for _ in _ENTRY_START.finditer(body))
+    if total <= limit:
+        return body, total
+    ends = list(_ENTRY_END.finditer(body))
+    if len(ends) < limit:
+        return body, total
+    return body[: ends[limit - 1].end()] + body[ends[-1].end() :], total
+
 
 @dataclass(frozen=True)
 class Fetched:
@@ -71,6 +98,9 @@ class Fetched:
     headers: dict[str, str]  # lower-case names
     body: bytes
     moved_to: str | None  # set when a permanent redirect was followed
+    # Reached through a redirect that ended at an allowlisted non-public address:
+    # what went wrong there is not told (see `digest.fetch.fetcher`).
+    private_redirect: bool = False
 
 
 def _bozo_reason(exc: object) -> str:
@@ -115,17 +145,27 @@ class Parsed:
     logs: list[tuple[str, int, str]] = field(default_factory=list)  # (logger, level, message)
 
 
-def parse_feed(feed: FeedSettings, response: Fetched, now: datetime) -> Parsed:
-    """Body bytes → posts, or why the feed failed. Pure CPU; inline or in a worker."""
+def parse_feed(
+    feed: FeedSettings, response: Fetched, now: datetime, max_entries: int = MIN_ENTRIES_READ
+) -> Parsed:
+    """Body bytes → posts, or why the feed failed. Pure CPU; inline or in a worker.
+
+    At most `max_entries` entries are read (`cut_entries`); the warning says so.
+    """
     if not response.body.strip():
         return Parsed(error="empty body")
+    notes: list[str] = []
+    body, total = cut_entries(response.body, max_entries)
+    if body is not response.body:
+        log.info("%s: %d entries; only the first %d are read", feed.url, total, max_entries)
+        notes.append(f"{total} entries in the feed, only the first {max_entries} read")
+        response = replace(response, body=body)
     parsed = _feedparser(response)
     entries = parsed.get("entries") or []
     posts = normalize_entries(parsed, feed, now) if entries else []
     title = html_to_text(str(parsed.get("feed", {}).get("title", "")))
     hints = (feed.language, feed.country, str(parsed.get("feed", {}).get("language") or ""))
     cjk_expected = charset.expects_cjk(hints)
-    notes: list[str] = []
     trouble = _charset_trouble(parsed, response, cjk_expected, posts, title)
     if trouble is not None:
         fixed = _fix_charset(feed, response, parsed, trouble, hints)
@@ -139,6 +179,14 @@ def parse_feed(feed: FeedSettings, response: Fetched, now: datetime) -> Parsed:
             title = ""
         if fixed.note:
             notes.append(fixed.note)
+        if fixed.stray:
+            # One bad byte costs its entry a U+FFFD, not the entry nor the feed.
+            for post in clean:
+                if "\ufffd" in f"{post.title}\n{post.summary}":
+                    log.info(
+                        "%s: entry %r (%s): invalid UTF-8 replaced by U+FFFD",
+                        feed.url, post.title, post.post_id,
+                    )  # fmt: skip
         if len(clean) < len(posts):
             left_out = len(posts) - len(clean)
             if not clean:
@@ -214,10 +262,14 @@ class _CharsetFix:
     parsed: Any  # feedparser result of the re-decoded body; None: keep feedparser's
     note: str | None  # for the feed's warning
     trusted: bool  # False: no decoding is trustworthy, only ASCII text is kept
+    stray: bool = False  # UTF-8 but for a few invalid bytes, each now a U+FFFD
 
     def readable(self, text: str, cjk_expected: bool) -> bool:
         if not self.trusted:
             return text.isascii()  # text that no charset can have changed
+        if self.stray:
+            # A U+FFFD here marks one bad byte in otherwise right text, not mojibake.
+            text = text.replace("\ufffd", "")
         return charset.garbled(text, cjk_expected=cjk_expected) is None
 
 
@@ -241,7 +293,8 @@ def _fix_charset(
     again = replace(response, body=charset.utf8_document(decoded.text), headers=headers)
     note = f"charset: declared {said}, decoded as {decoded.encoding} ({decoded.how})"
     log.info("%s: %s; %s", feed.url, trouble, note)
-    return _CharsetFix(_feedparser(again), note, True)
+    stray = decoded.encoding == "utf-8" and decoded.replaced > 0
+    return _CharsetFix(_feedparser(again), note, True, stray)
 
 
 # -- parsing off the event loop -----------------------------------------------
@@ -262,7 +315,9 @@ class _CollectLogs(logging.Handler):
         _worker_logs.append((record.name, record.levelno, record.getMessage()))
 
 
-def _worker_init() -> None:
+def _worker_init(gather_pid: int, gather_identity: str | None) -> None:
+    # A killed gather must not leave its workers behind (`digest.fetch.lifeline`).
+    lifeline.bind_to(gather_pid, gather_identity)
     # A worker's log lines are carried back with its result and re-emitted in the
     # parent, where logging is configured (and where tests capture it).
     root = logging.getLogger("digest")
@@ -271,10 +326,12 @@ def _worker_init() -> None:
     root.propagate = False
 
 
-def _parse_in_worker(feed: FeedSettings, response: Fetched, now: datetime) -> Parsed:
+def _parse_in_worker(
+    feed: FeedSettings, response: Fetched, now: datetime, max_entries: int
+) -> Parsed:
     _worker_logs.clear()
     try:
-        parsed = parse_feed(feed, response, now)
+        parsed = parse_feed(feed, response, now, max_entries)
     except Exception as e:
         # Anything raised here would have to survive pickling; a string always does.
         detail = traceback.format_exc()
@@ -324,21 +381,29 @@ class ParserPool:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
-    async def parse(self, feed: FeedSettings, response: Fetched, now: datetime) -> Parsed:
+    async def parse(
+        self, feed: FeedSettings, response: Fetched, now: datetime, max_entries: int
+    ) -> Parsed:
         if self.workers <= 0:
-            return parse_feed(feed, response, now)
+            return parse_feed(feed, response, now, max_entries)
         if self._pool is None:
+            me = os.getpid()
             self._pool = ProcessPoolExecutor(
-                self.workers, mp_context=_mp_context(), initializer=_worker_init
+                self.workers,
+                mp_context=_mp_context(),
+                initializer=_worker_init,
+                initargs=(me, lifeline.process_identity(me)),
             )
         loop = asyncio.get_running_loop()
         try:
-            parsed = await loop.run_in_executor(self._pool, _parse_in_worker, feed, response, now)
+            parsed = await loop.run_in_executor(
+                self._pool, _parse_in_worker, feed, response, now, max_entries
+            )
         except BrokenProcessPool:
             # A worker died (killed, out of memory): finish the run inline.
             log.warning("%s: parser process died; parsing on the main thread", feed.url)
             self.workers = 0
-            return parse_feed(feed, response, now)
+            return parse_feed(feed, response, now, max_entries)
         for name, level, message in parsed.logs:
             logging.getLogger(name).log(level, "%s", message)
         return parsed

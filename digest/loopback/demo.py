@@ -50,6 +50,11 @@ publish = "mon 08:00"
 contact = "editor@example.com"
 
 {feeds}
+[gather]
+# The demo's feeds are served on 127.0.0.1; digest refuses to fetch from
+# loopback or private addresses unless their network is listed here.
+allow_private = ["127.0.0.1"]
+
 [smtp]
 host = "{smtp_host}"
 port = {smtp_port}

@@ -10,16 +10,21 @@ about what goes into an issue (`digest.editorial.selection`).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from digest.errors import StoreError
+from digest.errors import DatabaseBusy, DigestError, DiskFull, StoreError, WriteError
 from digest.models import FeedState, Post, Subscriber
+from digest.state.files import write_error
 from digest.state.ledger import DeliveryRow, LedgerOpened, LedgerQueries
+from digest.state.lock import lock_holder
 from digest.state.schema import (
     MIGRATIONS,
     SCHEMA,
@@ -54,6 +59,81 @@ def _run_script(db: sqlite3.Connection, script: str) -> None:
             db.execute(statement)
 
 
+# Seconds a write waits for another process's write transaction before
+# `DatabaseBusy`. Read at each connection, so a test may shorten it.
+BUSY_TIMEOUT = 30.0
+
+# Primary SQLite result codes (sqlite3.Error.sqlite_errorcode & 0xFF).
+_SQLITE_PERM, _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY = 3, 5, 6, 8
+_SQLITE_IOERR, _SQLITE_FULL, _SQLITE_CANTOPEN = 10, 13, 14
+# WAL mode: the writer holds a POSIX lock on this byte of the -shm file; in
+# rollback mode, on the RESERVED byte of the database file (SQLite's os_unix.c).
+_WAL_WRITE_LOCK_BYTE = 120
+_RESERVED_BYTE = 0x40000001
+
+
+def _write_lock_holder(path: Path) -> str | None:
+    """The pid holding SQLite's write lock on `path`, where the system tells.
+
+    SQLite itself never says who holds a lock. Linux lists every POSIX lock in
+    /proc/locks; else the publishing lock file names the digest process that
+    publishes (the usual long writer). None when neither knows."""
+    targets = []
+    for file, byte in ((Path(f"{path}-shm"), _WAL_WRITE_LOCK_BYTE), (path, _RESERVED_BYTE)):
+        with contextlib.suppress(OSError):
+            st = file.stat()
+            targets.append((os.major(st.st_dev), os.minor(st.st_dev), st.st_ino, byte))
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/locks").read_text("ascii", "replace").splitlines():
+            fields = line.split()
+            # "1: POSIX  ADVISORY  WRITE 4711 fd:01:123456 120 120"
+            if len(fields) < 8 or fields[1] != "POSIX" or fields[3] != "WRITE":
+                continue
+            try:
+                major, minor, inode = fields[5].split(":")
+                start = int(fields[6])
+                end = int(fields[7]) if fields[7] != "EOF" else 2**63
+                key = (int(major, 16), int(minor, 16), int(inode))
+            except ValueError:
+                continue
+            for *file_key, byte in targets:
+                if tuple(file_key) == key and start <= byte <= end and fields[4] != "-1":
+                    return fields[4]
+    return lock_holder(path)
+
+
+def _sqlite_error(path: Path, error: sqlite3.Error, waited: float) -> DigestError | None:
+    """The one-line `DigestError` for an SQLite failure that is not a bug of ours:
+    busy, disk full, read-only, cannot open. None for anything else."""
+    code = (getattr(error, "sqlite_errorcode", None) or 0) & 0xFF
+    if code in (_SQLITE_BUSY, _SQLITE_LOCKED):
+        return DatabaseBusy(str(path), _write_lock_holder(path), waited)
+    if code == _SQLITE_FULL:
+        return DiskFull(
+            str(path),
+            "cannot write the database: the disk is full",
+            hint="free some space, then run again; the last change was rolled back",
+        )
+    if code in (_SQLITE_READONLY, _SQLITE_PERM, _SQLITE_CANTOPEN):
+        return WriteError(
+            str(path),
+            f"cannot write the database: {error}",
+            hint="the file and its folder must be writable by the user running digest "
+            "([storage] path)",
+        )
+    if code == _SQLITE_IOERR:
+        return StoreError(
+            f"{path}: disk I/O error while writing the database ({error})",
+            hint="check free space (ulimit -f, quota) and the disk; "
+            "the last change was rolled back",
+        )
+    return None
+
+
+def _translated(path: Path, error: sqlite3.Error, started: float) -> BaseException:
+    return _sqlite_error(path, error, round(time.monotonic() - started, 1)) or error
+
+
 _WRITERS: dict[Path, threading.RLock] = {}
 _WRITERS_GUARD = threading.Lock()
 
@@ -71,12 +151,18 @@ class Store(LedgerQueries):
         self.path = path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise write_error(path.parent, e, "cannot create the database's folder") from e
+        try:
             # isolation_level=None: we open transactions ourselves (see `_tx`).
-            self._db = sqlite3.connect(path, isolation_level=None, timeout=30)
-        except (OSError, sqlite3.Error) as e:
-            raise StoreError(f"{path}: cannot open the database: {e}") from e
+            self._db = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT)
+        except sqlite3.Error as e:
+            raise _sqlite_error(path, e, 0) or StoreError(
+                f"{path}: cannot open the database: {e}"
+            ) from e
         self._db.row_factory = sqlite3.Row
         self._writer = _writer_lock(path)
+        started = time.monotonic()
         try:
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA foreign_keys = ON")
@@ -84,7 +170,12 @@ class Store(LedgerQueries):
             self._migrate()
         except sqlite3.DatabaseError as e:
             self._db.close()
-            raise StoreError(f"{path}: not a usable digest database: {e}") from e
+            raise _sqlite_error(path, e, round(time.monotonic() - started, 1)) or StoreError(
+                f"{path}: not a usable digest database: {e}"
+            ) from e
+        except BaseException:
+            self._db.close()
+            raise
 
     def __enter__(self) -> Store:
         return self
@@ -99,15 +190,29 @@ class Store(LedgerQueries):
     def _tx(self) -> Iterator[sqlite3.Connection]:
         # Threads of one process (the sender's workers, each with its own Store)
         # queue on a lock here rather than on SQLite's busy handler, which sleeps
-        # in steps of milliseconds; other processes still meet the busy timeout.
+        # in steps of milliseconds; other processes still meet the busy timeout,
+        # after which the wait becomes `DatabaseBusy` (a full disk `DiskFull`):
+        # one line for the user, never a traceback, and nothing half-written.
         with self._writer:
-            self._db.execute("BEGIN IMMEDIATE")
+            started = time.monotonic()
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as e:
+                raise _translated(self.path, e, started) from e
             try:
                 yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
+            except BaseException as e:
+                with contextlib.suppress(sqlite3.Error):  # SQLite may have rolled back
+                    self._db.execute("ROLLBACK")
+                if isinstance(e, sqlite3.OperationalError):
+                    raise _translated(self.path, e, started) from e
                 raise
-            self._db.execute("COMMIT")
+            try:
+                self._db.execute("COMMIT")
+            except sqlite3.Error as e:
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
+                raise _translated(self.path, e, started) from e
 
     def _migrate(self) -> None:
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
@@ -250,6 +355,34 @@ class Store(LedgerQueries):
                 (url,),
             )
         return cur.rowcount > 0
+
+    def record_feed_waiting(self, url: str, retry_at: datetime, note: str, now: datetime) -> None:
+        """The feed asked us to come back later (429/503 with Retry-After): not a
+        failure, so `failures` is left as it is; `note` becomes `last_error`."""
+        with self._tx() as db:
+            db.execute(
+                """
+                INSERT INTO feeds (url, last_fetched, last_error, retry_at)
+                VALUES (:url, :now, :note, :at)
+                ON CONFLICT (url) DO UPDATE SET
+                    last_fetched = :now, last_error = :note, retry_at = :at
+                """,
+                {"url": url, "now": to_db_time(now), "note": note, "at": to_db_time(retry_at)},
+            )
+
+    def known_post_ids(self, feed_url: str, post_ids: Iterable[str]) -> set[str]:
+        """Which of `post_ids` this feed already has in the store (for the per-run cap)."""
+        wanted = list(dict.fromkeys(post_ids))
+        known: set[str] = set()
+        for start in range(0, len(wanted), 500):  # SQLite's host-parameter limit
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT post_id FROM posts WHERE feed_url = ? AND post_id IN ({marks})",
+                (feed_url, *chunk),
+            ).fetchall()
+            known.update(str(r[0]) for r in rows)
+        return known
 
     # -- posts ---------------------------------------------------------------
 
