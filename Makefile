@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/duplicates.py
 	$(BIN)/python benchmarks/charsets.py
 	$(BIN)/python benchmarks/delivery.py
+	$(BIN)/python benchmarks/kills.py
 
 clean:
 	rm -rf $(VENV) var dist build .pytest_cache .mypy_cache .ruff_cache *.egg-info

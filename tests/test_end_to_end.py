@@ -346,7 +346,9 @@ def test_permanent_refusal_fails_one_and_sends_the_rest(
     assert sorted(r.rcpt_tos[0] for r in sink.received) == ["ann@example.com", "bob@example.org"]
     with Store(settings.storage_path) as store:
         assert sorted(store.deliveries(WEEK).values()) == ["failed", "sent", "sent"]
-    assert cli(config, "send", "--week", WEEK) == 0  # nothing left to do
+    # Nothing left to send, but the failed reader is named until an operator settles it.
+    assert cli(config, "send", "--week", WEEK) == 1
+    assert "failed   gone@example.com: 550" in capsys.readouterr().out
     assert len(sink.received) == 2
 
 
@@ -379,7 +381,7 @@ def test_config_typo_stops_before_any_network_io(
 ) -> None:
     feed_server["/ko.xml"] = Route(KOREAN)
     path, _ = write_config(feeds_toml(feed_server, ["/ko.xml"]))
-    path.write_text(path.read_text() + "\n[gather]\ntimout = 3\n")
+    path.write_text(path.read_text().replace("[gather]\n", "[gather]\ntimout = 3\n", 1))
     assert cli(path, "gather") == 2
     err = capsys.readouterr().err
     assert "gather.timout" in err and str(path) in err and "timeout" in err

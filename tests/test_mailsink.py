@@ -254,3 +254,89 @@ def test_fast_data_receives_exactly_what_aiosmtpd_receives() -> None:
     assert bodies[True] == bodies[False]
     assert bodies[True][0].endswith(b"\r\n.\r\n\r\n\r\nlast line without a newline\r\n")
     assert b"\r\n.starts with a dot\r\n..two dots\r\n" in bodies[True][0]
+
+
+def raw_session(port: int, until: bytes) -> tuple[list[bytes], bytes]:
+    """Speak SMTP over a raw socket up to and including the command `until` (or the
+    final "." for b"."); return the reply lines read, and what follows them."""
+    replies: list[bytes] = []
+    with socket.create_connection(("127.0.0.1", port)) as s, s.makefile("rb") as reader:
+        replies.append(reader.readline())
+        if until == b"greeting":
+            return replies, reader.read()
+        script = [
+            b"EHLO me",
+            f"MAIL FROM:<{SENDER}>".encode(),
+            b"RCPT TO:<r0@example.org>",
+            b"DATA",
+            message(0) + b".",
+        ]
+        for line in script:
+            s.sendall(line + b"\r\n")
+            reply = reader.readline()
+            while reply[3:4] == b"-":
+                reply = reader.readline()
+            replies.append(reply)
+            if line.split(b" ")[0].split(b":")[0] == until or (
+                until == b"." and line is script[-1]
+            ):
+                return replies, reader.read()
+            if not reply.startswith((b"250", b"354")):
+                break
+    raise AssertionError(f"never reached {until!r}: {replies}")
+
+
+@pytest.mark.parametrize("fast_data", [False, True])
+@pytest.mark.parametrize(
+    ("stage", "command"),
+    [
+        ("greeting", b"greeting"),
+        ("ehlo", b"EHLO"),
+        ("mail", b"MAIL"),
+        ("rcpt", b"RCPT"),
+        ("data", b"DATA"),
+        ("dot", b"."),
+    ],
+)
+def test_close_at_answers_421_and_hangs_up_at_that_stage(
+    fast_data: bool, stage: str, command: bytes
+) -> None:
+    with SmtpSink(fast_data=fast_data, close_at=stage, close_count=1) as sink:
+        replies, rest = raw_session(sink.port, command)
+        assert replies[-1].startswith(b"421 4.3.2"), replies
+        assert rest == b""  # closed after the 421
+        assert not sink.counts()  # nothing kept
+        assert sink.stats().closed == 1
+        assert send_each(sink.port, 1) == {"r0@example.org": "sent"}  # only the first time
+
+
+def test_dot_delay_keeps_the_message_before_or_after_the_wait() -> None:
+    with SmtpSink(dot_delay=(0.2, 0.2), late_commit_rate=0.0) as sink:
+        t0 = time.monotonic()
+        assert send_each(sink.port, 1) == {"r0@example.org": "sent"}
+        assert time.monotonic() - t0 >= 0.2
+    for late, kept in ((0.0, 1), (1.0, 0)):
+        with SmtpSink(dot_delay=(0.5, 0.5), late_commit_rate=late) as sink:
+            with (
+                socket.create_connection((sink.host, sink.port)) as s,
+                s.makefile("rb") as reader,
+            ):
+                reader.readline()
+                for line in (b"HELO me", f"MAIL FROM:<{SENDER}>".encode(), b"RCPT TO:<r@x.org>"):
+                    s.sendall(line + b"\r\n")
+                    reader.readline()
+                s.sendall(b"DATA\r\n")
+                reader.readline()
+                s.sendall(message(0) + b".\r\n")
+                time.sleep(0.1)  # the sender dies while the sink waits
+            time.sleep(0.6)
+            assert sum(sink.counts().values()) == kept
+
+
+def test_fault_plans_are_checked() -> None:
+    with pytest.raises(ValueError, match="close_at"):
+        Faults(close_at="quit")
+    with pytest.raises(ValueError, match="dot_delay"):
+        Faults(dot_delay=(0.5, 0.1))
+    with pytest.raises(ValueError, match="late_commit_rate"):
+        Faults(late_commit_rate=2.0)

@@ -4,7 +4,9 @@ Owns: an aiosmtpd server on 127.0.0.1 for the demo, tests and benchmarks, which
 stores every message it accepts (in memory, and as .eml files when given a
 folder) and can answer chosen recipients with a reply code; seeded fault
 injection (451 to a fraction of RCPT and of DATA commands, a dropped connection
-after every Nth message's data); per-recipient counts that stay cheap at 10,000
+after every Nth message's data, 421-and-close at one chosen stage of the session
+for the first N times or always, a pause before the reply to the final "."; the
+plan is `Faults`, in `digest.loopback.smtpserver`); per-recipient counts that stay cheap at 10,000
 subscribers (`keep=False` keeps no message bytes); and running the sink in a
 process of its own (`SinkProcess`, `python -m digest.loopback.mailsink`), so a benchmark's
 sender and sink do not share a GIL. Doesn't own: any sending logic; digest talks
@@ -16,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import hashlib
 import json
 import multiprocessing
 import re
@@ -35,12 +36,17 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import MISSING, SMTP, AuthResult, LoginPassword, syntax
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from digest.loopback.smtpserver import (
+    CLOSE_STAGES,
+    TRY_AGAIN,
+    FastDataController,
+    Faults,
+    FaultyController,
+    close_with_421,
+)
 from digest.state.files import write_atomic
-
-TRY_AGAIN = "451 4.3.0 try again later"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,33 +71,6 @@ class Receipt:
     dropped: bool  # the connection was closed after the data, without a reply
 
 
-@dataclass(frozen=True, slots=True)
-class Faults:
-    """Seeded misbehaviour. Whether a command is refused depends only on the seed,
-    the command, the recipient(s) and how many times that command was seen for them
-    before, so it does not depend on how concurrent connections interleave."""
-
-    rcpt_rate: float = 0.0  # fraction of RCPT commands answered TRY_AGAIN
-    data_rate: float = 0.0  # fraction of end-of-data answered TRY_AGAIN (message not kept)
-    drop_every: int = 0  # after every Nth message's data: keep it, close without a reply
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        for name in ("rcpt_rate", "data_rate"):
-            rate = getattr(self, name)
-            if not 0.0 <= rate <= 1.0:
-                raise ValueError(f"{name} must be between 0 and 1, not {rate!r}")
-        if self.drop_every < 0:
-            raise ValueError(f"drop_every must be ≥ 0, not {self.drop_every!r}")
-
-    def roll(self, command: str, key: str, nth: int) -> float:
-        """A number in [0, 1) fixed by the seed, the command, its key and `nth`."""
-        digest = hashlib.blake2b(
-            f"{self.seed}\0{command}\0{key}\0{nth}".encode(), digest_size=8
-        ).digest()
-        return int.from_bytes(digest, "big") / 2**64
-
-
 @dataclass(slots=True)
 class SinkStats:
     sessions: int = 0  # EHLO/HELO commands: one per SMTP session without STARTTLS
@@ -99,6 +78,7 @@ class SinkStats:
     dropped: int = 0  # messages kept, connection closed without a reply
     rcpt_refused: int = 0  # RCPT answered with a fault (TRY_AGAIN) or a `refuse` reply
     data_refused: int = 0  # end-of-data answered TRY_AGAIN
+    closed: int = 0  # sessions answered 421 and closed by `close_at`
     bytes: int = 0  # data bytes of the messages kept
 
 
@@ -126,6 +106,18 @@ class _Handler:
     data_commands: int = 0  # end-of-data seen, for drop_every
     on_message: Callable[[Received], None] | None = None  # called after each accepted message
     max_sessions: int | None = None  # refuse EHLO with 421 after this many sessions
+    closes: int = 0  # times the `close_at` stage was reached
+
+    def closing(self, stage: str) -> bool:
+        """Whether this session answers 421 and closes at `stage` now."""
+        with self.lock:
+            if self.faults.close_at != stage:
+                return False
+            self.closes += 1
+            close = self.faults.close_count < 0 or self.closes <= self.faults.close_count
+            if close:
+                self.stats.closed += 1
+        return close
 
     @property
     def greetings(self) -> int:
@@ -139,6 +131,8 @@ class _Handler:
             refused = self.max_sessions is not None and self.stats.sessions > self.max_sessions
         if refused:  # as relays that cap connections answer; the client then leaves
             return ["421 4.7.0 too many connections, try again later"]
+        if self.closing("ehlo"):
+            await close_with_421(server)
         session.host_name = hostname
         return responses
 
@@ -154,9 +148,20 @@ class _Handler:
         self.seen[(command, key)] = nth + 1
         return rate > 0 and self.faults.roll(command, key, nth) < rate
 
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        if self.closing("mail"):
+            await close_with_421(server)
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
+
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
     ) -> str:
+        if self.closing("rcpt"):
+            await close_with_421(server)
         with self.lock:
             reply = self.refuse.get(address.lower())
             if not reply and self._fault("RCPT", address, self.faults.rcpt_rate):
@@ -170,6 +175,8 @@ class _Handler:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         data = envelope.original_content or envelope.content
         rcpt_tos = tuple(envelope.rcpt_tos)
+        if self.closing("dot"):
+            await close_with_421(server)  # refused: nothing kept
         with self.lock:
             self.data_commands += 1
             every = self.faults.drop_every
@@ -177,6 +184,14 @@ class _Handler:
             if not drop and self._fault("DATA", ",".join(rcpt_tos), self.faults.data_rate):
                 self.stats.data_refused += 1
                 return TRY_AGAIN
+            key = ",".join(rcpt_tos)
+            nth = self.seen[("DOT", key)]
+            self.seen[("DOT", key)] = nth + 1
+            low, high = self.faults.dot_delay
+            delay = low + (high - low) * self.faults.roll("DELAY", key, nth)
+            late = self.faults.roll("LATE", key, nth) < self.faults.late_commit_rate
+        if high > 0 and late:
+            await asyncio.sleep(delay)  # cancelled if the client goes: nothing kept
         item = Received(envelope.mail_from, rcpt_tos, bytes(data))
         message_id = _message_id(item.data)
         with self.lock:
@@ -202,60 +217,9 @@ class _Handler:
             # is ever written (returning would write one into the closing socket).
             server.transport.close()
             await asyncio.Event().wait()
+        if high > 0 and not late:
+            await asyncio.sleep(delay)  # kept already: a client gone meanwhile may resend
         return "250 Message accepted for delivery"
-
-
-class _FastDataSMTP(SMTP):
-    """aiosmtpd's server, reading DATA in large chunks instead of line by line.
-
-    aiosmtpd reads message data one line at a time (a few microseconds a line: a
-    150 KB message of 76-character lines costs it ~8 ms), which makes the sink,
-    not the sender, the bottleneck of a throughput benchmark. This reads until
-    CRLF "." CRLF and undoes dot-stuffing (RFC 5321 4.5.2) on the whole buffer.
-    It skips aiosmtpd's line-length and size checks: a benchmark relay only.
-    """
-
-    @syntax("DATA")
-    async def smtp_DATA(self, arg: str) -> None:
-        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
-            return
-        envelope = self.envelope
-        assert envelope is not None
-        if not envelope.rcpt_tos:
-            await self.push("503 Error: need RCPT command")
-            return
-        if arg:
-            await self.push("501 Syntax: DATA")
-            return
-        await self.push("354 End data with <CR><LF>.<CR><LF>")
-        buf = bytearray(b"\r\n")  # so that a message of no lines ends at index 0
-        while True:
-            try:
-                chunk = await self._reader.read(1 << 18)
-            except asyncio.CancelledError:
-                self._writer.close()  # the connection went away during DATA
-                raise
-            if not chunk:
-                return  # end of stream mid-message: nothing was received
-            searched = max(len(buf) - 4, 0)
-            buf += chunk
-            end = buf.find(b"\r\n.\r\n", searched)
-            if end >= 0:
-                break
-        rest = bytes(buf[end + 5 :])
-        if rest:  # pipelined commands after the data: read them next
-            self._reader._buffer[0:0] = rest  # type: ignore[attr-defined]
-        content = bytes(buf[: end + 2]).replace(b"\r\n.", b"\r\n")[2:]
-        envelope.content = content
-        envelope.original_content = content
-        status = await self._call_handler_hook("DATA")
-        self._set_post_data_state()  # type: ignore[no-untyped-call]
-        await self.push("250 OK" if status is MISSING else status)
-
-
-class _FastDataController(Controller):
-    def factory(self) -> SMTP:
-        return _FastDataSMTP(self.handler, **self.SMTP_kwargs)
 
 
 def _free_port() -> int:
@@ -281,6 +245,10 @@ class SmtpSink:
         drop_every: int = 0,
         seed: int = 0,
         max_sessions: int | None = None,
+        close_at: str = "",
+        close_count: int = -1,
+        dot_delay: tuple[float, float] = (0.0, 0.0),
+        late_commit_rate: float = 0.0,
     ) -> None:
         """`max_sessions`: answer EHLO with 421 once that many (0: any) sessions were
         opened (a relay capping connections). `login`: require AUTH with this
@@ -291,7 +259,16 @@ class SmtpSink:
         (for benchmarks: aiosmtpd's line-by-line reading would be the bottleneck).
         The fault arguments are those of `faults()`."""
         self._handler = _Handler(folder, keep=keep, max_sessions=max_sessions)
-        self.faults(rcpt_rate=rcpt_rate, data_rate=data_rate, drop_every=drop_every, seed=seed)
+        self.faults(
+            rcpt_rate=rcpt_rate,
+            data_rate=data_rate,
+            drop_every=drop_every,
+            seed=seed,
+            close_at=close_at,
+            close_count=close_count,
+            dot_delay=dot_delay,
+            late_commit_rate=late_commit_rate,
+        )
         self.host = "127.0.0.1"
         self.port = port or _free_port()
         auth: dict[str, Any] = {}
@@ -315,7 +292,7 @@ class SmtpSink:
             warnings.filterwarnings(
                 "ignore", message="Requiring AUTH while not requiring TLS", category=UserWarning
             )
-        controller = _FastDataController if fast_data else Controller
+        controller = FastDataController if fast_data else FaultyController
         self._controller = controller(
             self._handler, hostname=self.host, port=self.port, enable_SMTPUTF8=smtputf8, **auth
         )
@@ -326,18 +303,33 @@ class SmtpSink:
         data_rate: float = 0.0,
         drop_every: int = 0,
         seed: int = 0,
+        close_at: str = "",
+        close_count: int = -1,
+        dot_delay: tuple[float, float] = (0.0, 0.0),
+        late_commit_rate: float = 0.0,
     ) -> None:
         """From now on: answer `TRY_AGAIN` ("451 4.3.0 try again later") to the
         fraction `rcpt_rate` of RCPT commands and `data_rate` of end-of-data (that
         message is not kept); after the data of every `drop_every`-th message (0:
         never), keep it and close the connection without replying. Deterministic
         for a `seed`: a recipient's k-th RCPT (or DATA) gets the same answer in
-        every run. Resets the count `drop_every` counts from."""
-        faults = Faults(rcpt_rate, data_rate, drop_every, seed)
+        every run. `close_at`, `close_count`, `dot_delay`, `late_commit_rate`: see
+        `Faults`. Resets the counts `drop_every` and `close_count` count from."""
+        faults = Faults(
+            rcpt_rate,
+            data_rate,
+            drop_every,
+            seed,
+            close_at,
+            close_count,
+            (float(dot_delay[0]), float(dot_delay[1])),
+            late_commit_rate,
+        )
         with self._handler.lock:
             self._handler.faults = faults
             self._handler.seen.clear()
             self._handler.data_commands = 0
+            self._handler.closes = 0
 
     @property
     def received(self) -> list[Received]:
@@ -370,6 +362,7 @@ class SmtpSink:
             h.stats = SinkStats()
             h.seen.clear()
             h.data_commands = 0
+            h.closes = 0
 
     @property
     def sessions(self) -> int:
@@ -387,6 +380,11 @@ class SmtpSink:
 
     def __enter__(self) -> SmtpSink:
         self._controller.start()
+        # aiosmtpd's start() opens a session of its own and reads the greeting: it
+        # counts for nothing (it has been answered by the time start() returns).
+        with self._handler.lock:
+            self._handler.closes = 0
+            self._handler.stats = SinkStats()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -426,10 +424,21 @@ def _serve(conn: Connection, options: dict[str, Any]) -> None:
 
 class SinkProcess:
     """An `SmtpSink` in a child process (spawned, so it shares no GIL or state with
-    the caller): `with SinkProcess(keep=False, drop_every=200) as sink:` serves on
-    `sink.host`:`sink.port`; `counts()`, `stats()`, `receipts()`, `faults()` and
-    `reset()` ask the child. Takes `SmtpSink`'s keyword arguments except `folder`
-    and `login`. A script using it needs an `if __name__ == "__main__":` guard."""
+        the caller): `with SinkProcess(keep=False, drop_every=200) as sink:` serves on
+        `sink.host`:`sink.port`; `counts()`, `stats()`, `receipts()`, `faults()` and
+        `reset()` ask the child. Takes `SmtpSink`'s keyword arguments except `folder`
+        and `login`. A script using it needs an `__all__ = [
+        "TRY_AGAIN",
+        "Faults",
+        "Receipt",
+        "Received",
+        "SinkProcess",
+        "SinkStats",
+        "SmtpSink",
+        "main",
+    ]
+
+    if __name__ == "__main__":` guard."""
 
     def __init__(self, **options: Any) -> None:
         self._options = options
@@ -461,18 +470,9 @@ class SinkProcess:
     def receipts(self) -> list[Receipt]:
         return [Receipt(*row) for row in self._ask("receipts")]
 
-    def faults(
-        self, rcpt_rate: float = 0.0, data_rate: float = 0.0, drop_every: int = 0, seed: int = 0
-    ) -> None:
-        self._ask(
-            "faults",
-            {
-                "rcpt_rate": rcpt_rate,
-                "data_rate": data_rate,
-                "drop_every": drop_every,
-                "seed": seed,
-            },
-        )
+    def faults(self, **faults: Any) -> None:
+        """As `SmtpSink.faults`, in the child."""
+        self._ask("faults", faults)
 
     def reset(self) -> None:
         self._ask("reset")
@@ -516,6 +516,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--drop-every", type=int, default=0, help="close without reply after every Nth message"
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--close-at",
+        choices=[stage for stage in CLOSE_STAGES if stage],
+        default="",
+        help='answer 421 and close at this stage ("dot": the reply to the final ".")',
+    )
+    parser.add_argument(
+        "--close-count", type=int, default=-1, help="only the first N times (default: always)"
+    )
+    parser.add_argument(
+        "--dot-delay",
+        type=float,
+        nargs=2,
+        default=(0.0, 0.0),
+        metavar=("MIN", "MAX"),
+        help="seconds to wait before answering the final '.' (random in [MIN, MAX])",
+    )
+    parser.add_argument(
+        "--late-commit-rate",
+        type=float,
+        default=0.0,
+        help="fraction of delayed messages kept only after the wait",
+    )
     parser.add_argument("--keep", action="store_true", help="keep message bytes (in memory)")
     parser.add_argument("--folder", type=Path, help="also write each message here as .eml")
     parser.add_argument(
@@ -532,6 +555,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         data_rate=args.data_rate,
         drop_every=args.drop_every,
         seed=args.seed,
+        close_at=args.close_at,
+        close_count=args.close_count,
+        dot_delay=tuple(args.dot_delay),
+        late_commit_rate=args.late_commit_rate,
     )
     stop = threading.Event()
 
@@ -558,11 +585,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"accepted {stats.accepted}, dropped {stats.dropped}, "
         f"refused RCPT {stats.rcpt_refused} DATA {stats.data_refused}, "
+        f"closed with 421 {stats.closed}, "
         f"sessions {stats.sessions}",
         file=sys.stderr,
     )
     return 0
 
+
+__all__ = [
+    "TRY_AGAIN",
+    "Faults",
+    "Receipt",
+    "Received",
+    "SinkProcess",
+    "SinkStats",
+    "SmtpSink",
+    "main",
+]
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -18,6 +18,11 @@ send the ".", and commit the outcome. The reply code decides:
   `max_retry_after`); after `max_attempts` tries it is `failed`, with no bounce.
 - 421 or a dropped connection *before* the message was handed over: it never
   left, so it is retried at once on a new connection.
+- 421 in reply to the final ".": the server refused the message and closed the
+  connection. The attempt counts; the row is `pending` again and the message is
+  retried at once on a new connection (`failed` when out of attempts). Three
+  losses in a row stop the run, and that message is `deferred` like any 4xx.
+  Every reply to the final "." decides a state; none leaves a row `handed`.
 - a dropped connection (or timeout) *after* the message was handed over (the
   row is marked `handed` just before the final "." of DATA) and before the
   reply: SMTP cannot tell whether it arrived. The row counts an `unknown`; the
@@ -26,7 +31,11 @@ send the ".", and commit the outcome. The reply code decides:
   mid-send leaves rows in `sending` (never completed: pending again) or in
   `handed` (treated as above) for the next run (`Store.open_ledger`).
 - authentication or TLS failure, or a relay that cannot be reached: the fault
-  is ours; the run stops, nobody is failed, a rerun resumes.
+  is ours; the run stops, nobody is failed, a rerun resumes. The error is raised
+  as `SendStopped`, which carries the report of what was done before it.
+
+The report (`digest.mail.report`) ends with every row of the week that is
+`unknown` or `failed` and not settled by an operator, with its reason.
 """
 
 from __future__ import annotations
@@ -43,8 +52,9 @@ from functools import partial
 from pathlib import Path
 
 from digest.config import DeliverySettings
-from digest.errors import DeliveryError
+from digest.errors import DeliveryError, DigestError
 from digest.mail.compose import PreparedIssue, compose
+from digest.mail.report import DeliveryReport
 from digest.mail.signing import Signer
 from digest.mail.transport import (
     ConnectFailed,
@@ -62,6 +72,7 @@ log = logging.getLogger(__name__)
 PAGE = 500  # ledger rows read at a time: memory stays flat however many subscribers
 DRY_RUN_LISTED = 50  # addresses a dry run lists
 MAX_CONNECTION_LOSSES = 3  # in a row on one worker, without a message getting through
+MAX_ROUNDS = 3  # passes over the due rows in one run (see `deliver`)
 
 
 class RateLimit:
@@ -108,80 +119,6 @@ class RateLimit:
                 log.info("rate limit: next message in %.0f s", delay)
             self._sleep(delay)
         return not self._stop.is_set()
-
-
-@dataclass
-class DeliveryReport:
-    """What one send did. Counts, and the addresses only of what went wrong."""
-
-    week: str
-    transport: str
-    connections: int = 1
-    sent: int = 0
-    failed: list[tuple[str, str]] = field(default_factory=list)  # (address, reason)
-    deferred: list[tuple[str, str]] = field(default_factory=list)
-    unknown: list[str] = field(default_factory=list)  # no reply: not sent again
-    resent: list[str] = field(default_factory=list)  # no reply the first time: sent again
-    bounced: list[str] = field(default_factory=list)  # marked `bouncing` in this run
-    suppressed: int = 0  # unsubscribed or bouncing since the send began
-    already: int = 0  # rows settled by earlier runs (sent, failed, unknown)
-    to_send: int = 0  # messages due when this run began
-    in_flight_recovered: int = 0  # rows a killed run left handed over, with no reply
-    seconds: float = 0.0
-    stopped: bool = False  # a stop request (SIGTERM) ended the run early
-    dry_run: bool = False
-    empty: bool = False  # the issue had no stories, so nothing was sent
-    next_retry: datetime | None = None  # when deferred messages become due
-    would_send: list[str] = field(default_factory=list)  # dry run: the first addresses
-
-    @property
-    def done(self) -> int:
-        return (
-            self.sent + len(self.failed) + len(self.deferred) + len(self.unknown) + self.suppressed
-        )
-
-    @property
-    def rate(self) -> float:
-        return self.sent / self.seconds if self.seconds else 0.0
-
-    def summary_lines(self) -> list[str]:
-        if self.empty:
-            return [f"{self.week}: no stories this week; nothing sent (never a blank email)"]
-        if self.dry_run:
-            more = self.to_send - len(self.would_send)
-            return (
-                [f"{self.week}: would send {self.to_send} (via {self.transport})"]
-                + [f"  would send to {address}" for address in self.would_send]
-                + ([f"  … and {more} more"] if more > 0 else [])
-            )
-        lines = [
-            f"{self.week}: sent {self.sent}, failed {len(self.failed)}, "
-            f"deferred {len(self.deferred)}, unknown {len(self.unknown)}, "
-            f"resent after no reply {len(self.resent)}, already sent earlier {self.already}, "
-            f"unsubscribed meanwhile {self.suppressed} "
-            f"({self.rate:.0f} msg/s over {self.connections} connection(s) via {self.transport})"
-        ]
-        if self.in_flight_recovered:
-            lines.append(
-                f"  {self.in_flight_recovered} message(s) were handed over with no reply when "
-                "an earlier run stopped: each sent once more unless that happened before"
-            )
-        if self.stopped:
-            lines.append("  stopped on request; the rest goes out on the next run")
-        if self.deferred and self.next_retry:
-            lines.append(
-                f"  deferred messages are retried from {self.next_retry:%Y-%m-%d %H:%M} UTC"
-            )
-        lines += [f"  failed   {addr}: {why}" for addr, why in self.failed]
-        lines += [f"  deferred {addr}: {why}" for addr, why in self.deferred]
-        lines += [
-            f"  unknown  {addr}: no reply after the message was handed over"
-            for addr in self.unknown
-        ]
-        lines += [
-            f"  bouncing {addr}: marked after repeated permanent failures" for addr in self.bounced
-        ]
-        return lines
 
 
 def backoff(settings: DeliverySettings, attempts: int) -> timedelta:
@@ -263,8 +200,9 @@ def deliver(
             opened.in_flight,
             len(opened.unknown),
         )
-    counts = store.ledger_counts(week)
-    report.already = sum(counts.get(s, 0) for s in ("sent", "failed", "unknown"))
+    # Only rows the server took count as sent earlier: an `unknown` or `failed` row
+    # is never "already sent"; it is listed as unsettled instead (below).
+    report.already = store.ledger_counts(week).get("sent", 0)
     report.to_send = store.due_count(week, clock())
     run = _Run(
         store_path=store.path,
@@ -278,41 +216,76 @@ def deliver(
         report=report,
         progress=progress,
     )
-    work: queue.Queue[int | None] = queue.Queue(maxsize=workers * 4)
+    started = time.perf_counter()
+    begun = clock()  # rows deferred during this run are not due again in it
+    try:
+        for _ in range(MAX_ROUNDS):
+            _round(run, store, [sample, *(transports() for _ in range(workers - 1))], begun)
+            workers = max(run.active, 1)
+            # A message whose connection was refused (its row released) may have been
+            # put back after the last worker took its end marker: another round
+            # sends it, so a run that ends without a stop leaves no due row behind.
+            if run.fatal or stop.is_set() or not store.due_deliveries(week, begun, 0, 1):
+                break
+            sample = transports()
+    finally:
+        report.seconds = time.perf_counter() - started
+    report.stopped = stop.is_set() and not run.fatal
+    report.next_retry = store.next_retry(week)
+    report.unsettled = store.unsettled_deliveries(week)
+    if run.fatal:
+        error = run.fatal[0]
+        if isinstance(error, DigestError):
+            # What went out before the run stopped is still told, with the error.
+            raise SendStopped(error, report) from error
+        raise error
+    return report
+
+
+class SendStopped(DeliveryError):
+    """A send stopped on an error of ours or the relay's (authentication, TLS, an
+    unreachable relay, connections lost again and again): the error as it was, and
+    the `report` of what was done before it, so nothing sent or failed goes untold."""
+
+    def __init__(self, error: DigestError, report: DeliveryReport) -> None:
+        super().__init__(error.message, hint=error.hint)
+        self.exit_code = error.exit_code
+        self.report = report
+
+
+def _round(run: _Run, store: Store, transports: list[Transport], now: datetime) -> None:
+    """One pass over the due rows, one worker thread per transport."""
+    work: queue.Queue[int | None] = queue.Queue(maxsize=len(transports) * 4)
     threads = [
         threading.Thread(
             target=_worker,
-            args=(run, work, sample if i == 0 else transports()),
+            args=(run, work, transport),
             name=f"digest-send-{i + 1}",
             daemon=True,
         )
-        for i in range(workers)
+        for i, transport in enumerate(transports)
     ]
     run.active = run.alive = len(threads)
-    started = time.perf_counter()
     for t in threads:
         t.start()
     try:
-        _feed(run, store, work, threads)
+        _feed(run, store, work, threads, now)
     finally:
         for _ in threads:
             _put(work, None, threads)
         for t in threads:
             t.join()
-        report.seconds = time.perf_counter() - started
-    report.stopped = stop.is_set() and not run.fatal
-    report.next_retry = store.next_retry(week)
-    if run.fatal:
-        raise run.fatal[0]
-    return report
 
 
 def _feed(
-    run: _Run, store: Store, work: queue.Queue[int | None], threads: list[threading.Thread]
+    run: _Run,
+    store: Store,
+    work: queue.Queue[int | None],
+    threads: list[threading.Thread],
+    now: datetime,
 ) -> None:
-    """Page through the due rows in id order; each id is queued once per run."""
+    """Page through the rows due at `now` in id order; each id is queued once."""
     after = 0
-    now = run.clock()  # rows deferred during this run are not due again in it
     while not run.stop.is_set():
         ids = store.due_deliveries(run.prepared.week, now, after, PAGE)
         if not ids:
@@ -416,6 +389,25 @@ def _deliver_one(run: _Run, store: Store, transport: Transport, subscriber_id: i
                 on_handover=partial(store.delivery_handed, week, subscriber_id),
             )
         except Refused as e:
+            if e.retry_now:
+                # 421 to the final ".": the server refused the message and closed the
+                # connection. A reply, so not unknown: tried again at once elsewhere.
+                losses += 1
+                transport.close()
+                last = losses >= MAX_CONNECTION_LOSSES
+                decided = _retry_now(run, store, subscriber, attempts, e, last=last)
+                if last:
+                    raise DeliveryError(
+                        f"{transport.description}: answered 421 {losses} times in a row "
+                        f"while sending to {subscriber.email}: {e}",
+                        hint="run `digest send` again later: subscribers already served "
+                        "are skipped",
+                    ) from e
+                if decided:
+                    return 1
+                if run.stop.wait(0.05 * losses):
+                    return 0
+                continue
             _refused(run, store, subscriber, attempts, e)
             return 1
         except ConnectionLost as e:
@@ -501,6 +493,23 @@ def _refused(run: _Run, store: Store, subscriber: Subscriber, attempts: int, e: 
         run.tally(lambda r: r.deferred.append((email, str(e))))
 
 
+def _retry_now(
+    run: _Run, store: Store, subscriber: Subscriber, attempts: int, e: Refused, *, last: bool
+) -> bool:
+    """A 421 to the final ".": the row is pending again to go out at once on a new
+    connection; out of attempts it fails (no bounce), and on the `last` loss in a row
+    (the run stops) it is deferred like any 4xx. Returns True when the row is decided
+    (failed or deferred), False when it is to be sent again now."""
+    week, now, email = run.prepared.week, run.clock(), subscriber.email
+    if attempts >= run.settings.max_attempts or last:
+        _refused(run, store, subscriber, attempts, Refused(e.code, e.reply))
+        return True
+    store.delivery_retry_now(week, subscriber.id, now, f"{e}; tried again on a new connection")
+    log.info("%s: %s in reply to the end of data; trying again on a new connection", email, e)
+    run.tally(_listed("retried", email))
+    return False
+
+
 def send_test_copy(
     prepared: PreparedIssue,
     transport: Transport,
@@ -531,6 +540,7 @@ __all__ = [
     "OutboxTransport",
     "RateLimit",
     "Refused",
+    "SendStopped",
     "SmtpTransport",
     "Transport",
     "backoff",

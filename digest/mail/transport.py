@@ -2,8 +2,10 @@
 
 Owns: connecting (STARTTLS, SSL or plain; AUTH when a username is set), sending
 one message by MAIL/RCPT/DATA and reporting the outcome by reply code, as
-`Refused` (the server answered no) or `ConnectionLost` (with which side of the
-handover it broke on); and the outbox folder used when no `[smtp]` is set.
+`Refused` (the server answered no; `retry_now` when it was a 421 to the final
+".", which also closed the connection) or `ConnectionLost` (with which side of
+the handover it broke on, or a reply to the final "." that is no SMTP answer);
+and the outbox folder used when no `[smtp]` is set.
 Doesn't own: what to do about an outcome (`digest.mail.deliver`), or composing.
 """
 
@@ -29,11 +31,16 @@ class Refused(Exception):
     relay without SMTPUTF8): they fail the message without counting a bounce.
     """
 
-    def __init__(self, code: int, reply: str, *, bounce: bool = True) -> None:
+    def __init__(
+        self, code: int, reply: str, *, bounce: bool = True, retry_now: bool = False
+    ) -> None:
         super().__init__(f"{code} {reply}")
         self.code = code
         self.reply = reply
         self.bounce = bounce
+        # A 421 to the final ".": the server refused this message and closed the
+        # connection; the message is tried again at once on a new one.
+        self.retry_now = retry_now
 
     @property
     def permanent(self) -> bool:
@@ -177,11 +184,20 @@ class SmtpTransport:
         except (smtplib.SMTPServerDisconnected, OSError) as e:
             self._drop()
             raise ConnectionLost(str(e) or type(e).__name__, handed_over=True) from e
+        # Every reply to the final "." decides: 2xx taken, 421 refused and the
+        # connection closed (try again at once elsewhere), other 4xx/5xx refused.
+        # Anything else is no valid answer: the message's fate is unknown.
+        if 200 <= code < 300:
+            return
         if code == 421:
             self._drop()
-            raise ConnectionLost(f"421 {_reply(reply)}", handed_over=False)
-        if code != 250:
+            raise Refused(code, _reply(reply), retry_now=True)
+        if 400 <= code < 600:
             raise Refused(code, _reply(reply))
+        self._drop()
+        raise ConnectionLost(
+            f"unexpected reply to the end of data: {code} {_reply(reply)}", handed_over=True
+        )
 
     def _expect(self, answer: tuple[int, bytes], *ok: int) -> None:
         code, reply = answer

@@ -34,10 +34,10 @@ from digest.editorial.selection import (
     previous_week,
     publish_time,
 )
-from digest.errors import ConfigError, LockBusy
+from digest.errors import ConfigError, DigestError, LockBusy
 from digest.fetch.gather import gather
 from digest.mail.compose import prepare
-from digest.mail.deliver import DeliveryReport, deliver, send_test_copy
+from digest.mail.deliver import DeliveryReport, SendStopped, deliver, send_test_copy
 from digest.mail.signing import Signer
 from digest.mail.transport import OutboxTransport, SmtpTransport, Transport
 from digest.models import Issue, Post
@@ -221,16 +221,27 @@ def send(
     `[delivery] connections` connections (`digest.mail.deliver`). The issue is marked
     sent when no message is left to try (none pending, in flight or deferred).
     With `stop` set (SIGTERM), the messages in flight finish and are committed.
+    With no active subscriber and no send started, nothing is frozen, sent or
+    marked sent (the report says `no_readers`): readers added later still get it.
     """
     key = secrets.require_signing_key()
     _require_unsubscribe_url(settings)
     signer = make_signer(settings, secrets)
     with publishing_lock(settings.storage_path):
-        built = build(settings, store, week, clock(), freeze=not dry_run)
+        # Nobody to send to (no active subscriber, no send started): the issue is
+        # neither frozen nor marked sent, so readers added later still get it.
+        nobody = not dry_run and not store.has_recipients(week)
+        built = build(settings, store, week, clock(), freeze=not dry_run and not nobody)
         if not is_mailable(built.issue, settings):
             log.warning("%s has no stories: nothing sent", week)
             transport = make_transport(settings, secrets)
             return built, DeliveryReport(week=week, transport=transport.description, empty=True)
+        if nobody:
+            log.warning("%s: no active subscribers: nothing sent, not marked sent", week)
+            transport = make_transport(settings, secrets)
+            return built, DeliveryReport(
+                week=week, transport=transport.description, no_readers=True
+            )
         prepared = prepare(week, built.rendered, settings)
         report = deliver(
             store,
@@ -326,12 +337,16 @@ def run_once(
        (`schedule.decide`, the one rule) and act on it: publish or resume (freeze
        the issue's posts, then `send`), record a skip (once, logged as a warning),
        or nothing. An empty issue with `empty_week = "skip"` is recorded as
-       skipped too;
-    4. write the run report (`digest.run.runreport`) and log its summary.
+       skipped too. A due week with no active subscriber is neither sent nor
+       recorded: the next run decides again (and says so);
+    4. write the run report (`digest.run.runreport`) and log its summary, with
+       every reader of any week whose copy is unknown or failed and unsettled.
 
     Raises `LockBusy` (after writing the report) when another process is
-    publishing: it decides for itself. With `stop` set (SIGTERM), no new send
-    starts and a send in progress finishes its messages in flight.
+    publishing: it decides for itself. Any other `DigestError` is raised after
+    the report is written too (a `SendStopped` with what the send did). With
+    `stop` set (SIGTERM), no new send starts and a send in progress finishes its
+    messages in flight.
     """
     installed_at = store.ensure_installed_at(clock())
     gathered = gather(settings, store, clock())
@@ -351,6 +366,15 @@ def run_once(
     except LockBusy as e:
         report.action = "another process is publishing"
         report.notes.append(e.message)
+        _finish_report(settings, store, report, clock())
+        raise
+    except DigestError as e:
+        # The run stopped (the relay, a template, the disk): the report still says
+        # what was done before, and which readers are without a copy.
+        report.action = report.action or "stopped on an error"
+        report.notes.append(f"error: {e.message}")
+        if isinstance(e, SendStopped):
+            report.delivery = e.report
         _finish_report(settings, store, report, clock())
         raise
     _finish_report(settings, store, report, clock())
@@ -381,6 +405,16 @@ def _act(
                 report.notes.append(f"{week}: stopping; its send was not started")
                 report.week, report.action = week, "stopped"
                 return
+            if not store.has_recipients(week):
+                # Not frozen, not skipped, not sent: decided again by the next run, so
+                # readers added within the lateness still get it; logged each time.
+                log.warning("%s is due but there are no active subscribers: nothing sent", week)
+                report.week, report.action, acted = (
+                    week,
+                    "no active subscribers, nothing sent",
+                    True,
+                )
+                continue
             log.info("%s: %s (%s)", week, decision.action, decision.reason)
             freeze_week(settings, store, week, clock())
             built, delivery = send(
@@ -390,6 +424,8 @@ def _act(
             if delivery.empty:
                 store.skip_week(week, clock(), "no stories (empty_week = skip)")
                 report.action = "no stories, nothing sent"
+            elif delivery.no_readers:
+                report.action = "no active subscribers, nothing sent"
             else:
                 report.action = "deferred remain" if store.ledger_open(week) else "sent"
         elif not acted:
@@ -398,6 +434,7 @@ def _act(
 
 def _finish_report(settings: Settings, store: Store, report: RunReport, now: datetime) -> None:
     report.ledger = store.ledger_counts(report.week)
+    report.unsettled = store.unsettled_deliveries(None)
     data = summarize(report)
     log_report(data)
     try:

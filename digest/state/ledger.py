@@ -37,6 +37,10 @@ class DeliveryRow:
     next_attempt: datetime | None
     message_id: str
     detail: str
+    week: str = ""
+
+
+UNSETTLED = ("unknown", "failed")  # a reader may not have the issue: a person decides
 
 
 class LedgerQueries:
@@ -195,6 +199,17 @@ class LedgerQueries:
                 (week, subscriber_id),
             )
 
+    def delivery_retry_now(self, week: str, subscriber_id: int, now: datetime, detail: str) -> None:
+        """The server answered the final "." with 421 (refused, closing): the message
+        was not taken, so the row is `pending` again at once, to go out on a new
+        connection. Unlike a release, the attempt counts (it was a 4xx reply)."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE deliveries SET status = 'pending', at = ?, detail = ? "
+                "WHERE week = ? AND subscriber_id = ? AND status IN ('sending', 'handed')",
+                (to_db_time(now), detail, week, subscriber_id),
+            )
+
     def release_delivery(self, week: str, subscriber_id: int, detail: str) -> None:
         """The message was never handed over (the connection failed before DATA):
         back to `pending`, and that attempt does not count."""
@@ -292,7 +307,7 @@ class LedgerQueries:
         counts["resent"] = int(
             self._db.execute(
                 "SELECT count(*) FROM deliveries WHERE week = ? AND unknowns > 0 "
-                "AND status != 'unknown'",
+                "AND status NOT IN ('unknown', 'settled')",
                 (week,),
             ).fetchone()[0]
         )
@@ -316,15 +331,27 @@ class LedgerQueries:
         ).fetchone()
         return opt_time(row[0]) if row else None
 
-    def delivery_rows(self, week: str) -> list[DeliveryRow]:
-        """Every ledger row of `week`, in subscriber order (for reports and tests)."""
+    def delivery_rows(
+        self, week: str | None, *, statuses: tuple[str, ...] | None = None
+    ) -> list[DeliveryRow]:
+        """The ledger rows of `week` (None: every week), by week and subscriber;
+        only those in `statuses` when given (for reports, `deliveries list`, tests)."""
+        where, args = ["1"], []
+        if week is not None:
+            where.append("d.week = ?")
+            args.append(week)
+        if statuses is not None:
+            where.append(f"d.status IN ({', '.join('?' * len(statuses))})")
+            args.extend(statuses)
         rows = self._db.execute(
             "SELECT d.*, s.email FROM deliveries d JOIN subscribers s "
-            "ON s.id = d.subscriber_id WHERE d.week = ? ORDER BY d.subscriber_id",
-            (week,),
+            f"ON s.id = d.subscriber_id WHERE {' AND '.join(where)} "
+            "ORDER BY d.week, d.subscriber_id",
+            args,
         ).fetchall()
         return [
             DeliveryRow(
+                week=str(r["week"]),
                 subscriber_id=int(r["subscriber_id"]),
                 email=str(r["email"]),
                 status=str(r["status"]),
@@ -336,6 +363,90 @@ class LedgerQueries:
             )
             for r in rows
         ]
+
+    def unsettled_deliveries(self, week: str | None = None) -> list[DeliveryRow]:
+        """Rows whose reader may not have the issue (`unknown` or `failed`) and that no
+        operator settled, of `week` or (None) of every week, by week and subscriber."""
+        return self.delivery_rows(week, statuses=UNSETTLED)
+
+    def retry_deliveries(
+        self, week: str, emails: list[str] | None, now: datetime
+    ) -> tuple[list[str], list[str]]:
+        """An operator sends `week` again to these readers (None: every unknown or
+        failed one): their rows go back to `pending` with their attempts reset, and
+        the issue is no longer marked sent, so the next `send` or `run` resumes it.
+        Rows whose subscriber is not active any more are left as they are.
+        Returns (addresses put back, addresses left: not active)."""
+        rows = self._operator_rows(week, emails)
+        stamp = to_db_time(now)
+        retried: list[str] = []
+        inactive: list[str] = []
+        with self._tx() as db:
+            for row in rows:
+                active = db.execute(
+                    "SELECT status FROM subscribers WHERE id = ?", (row.subscriber_id,)
+                ).fetchone()
+                if active is None or active[0] != "active":
+                    inactive.append(row.email)
+                    continue
+                # `unknowns` is kept: after an operator's retry, a message handed over
+                # with no reply again stays unknown at once (never a third copy).
+                db.execute(
+                    "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt = NULL, "
+                    "at = ?, detail = ? WHERE week = ? AND subscriber_id = ? AND status = ?",
+                    (
+                        stamp,
+                        f"retry asked (was {row.status}: {row.detail})"[:500],
+                        week,
+                        row.subscriber_id,
+                        row.status,
+                    ),
+                )
+                retried.append(row.email)
+            if retried:
+                db.execute("UPDATE issues SET sent_at = NULL WHERE week = ?", (week,))
+        return retried, inactive
+
+    def settle_deliveries(
+        self, week: str, emails: list[str] | None, reason: str, now: datetime
+    ) -> list[str]:
+        """An operator closes these unknown or failed rows (None: all of `week`'s):
+        status `settled`, `reason` in the detail (the earlier state and reason kept
+        after it). They are no longer listed, and no longer make a command exit 1.
+        Returns the addresses settled."""
+        rows = self._operator_rows(week, emails)
+        stamp = to_db_time(now)
+        with self._tx() as db:
+            for row in rows:
+                db.execute(
+                    "UPDATE deliveries SET status = 'settled', at = ?, detail = ? "
+                    "WHERE week = ? AND subscriber_id = ? AND status = ?",
+                    (
+                        stamp,
+                        f"{reason} (was {row.status}: {row.detail})"[:500],
+                        week,
+                        row.subscriber_id,
+                        row.status,
+                    ),
+                )
+        return [row.email for row in rows]
+
+    def _operator_rows(self, week: str, emails: list[str] | None) -> list[DeliveryRow]:
+        rows = self.unsettled_deliveries(week)
+        if emails is None:
+            return rows
+        wanted = {e.lower() for e in emails}
+        return [r for r in rows if r.email.lower() in wanted]
+
+    def has_recipients(self, week: str) -> bool:
+        """Whether a send of `week` has anyone to consider: an active subscriber, or
+        a ledger row already (a send that started)."""
+        row = self._db.execute(
+            "SELECT EXISTS (SELECT 1 FROM subscribers WHERE status = 'active') "
+            "OR EXISTS (SELECT 1 FROM deliveries WHERE week = ?)",
+            (week,),
+        ).fetchone()
+        return bool(row[0])
 
     def deliveries(self, week: str) -> dict[int, str]:
         """subscriber id → ledger status, for one week."""
