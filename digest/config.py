@@ -217,7 +217,73 @@ def load_settings(path: Path) -> Settings:
         raise ConfigError("config file is not UTF-8", file=name) from e
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"not valid TOML: {e}", file=name) from e
-    return parse_settings(data, source=path)
+    settings = parse_settings(data, source=path)
+    check_paths(settings)
+    return settings
+
+
+def check_paths(settings: Settings) -> None:
+    """Refuse a folder digest will write into that it cannot write: `[storage]
+    path` (its folder, and the file itself when it exists), `[archive] dir`,
+    `[schedule] reports_dir`, and `[outbox] dir` when mail goes there.
+
+    Looks, creates nothing: a path that does not exist yet is judged by its
+    nearest existing ancestor (a folder, writable and searchable), since digest
+    creates the rest when it first writes. Loading a config has no side
+    effects, so a typo in a path never leaves folders behind. `load_settings`
+    calls it; `parse_settings` stays pure for tests that name paths they never
+    write."""
+    file = str(settings.source)
+    folders = [
+        ("storage.path", settings.storage_path.parent),
+        ("archive.dir", settings.archive.dir),
+        ("schedule.reports_dir", settings.schedule.reports_dir),
+    ]
+    if settings.smtp is None:
+        folders.append(("outbox.dir", settings.outbox_dir))
+    for key, folder in folders:
+        problem = _unwritable_folder(folder)
+        if problem:
+            raise ConfigError(
+                problem,
+                file=file,
+                key=key,
+                hint=f"create it, or give the user running digest (uid {os.geteuid()}) "
+                "write permission, or name another folder",
+            )
+    db = settings.storage_path
+    if db.is_dir():
+        raise ConfigError(
+            f"{db} is a folder; name the database file", file=file, key="storage.path"
+        )
+    if db.exists() and not os.access(db, os.R_OK | os.W_OK):
+        raise ConfigError(
+            f"{db} is not writable",
+            file=file,
+            key="storage.path",
+            hint=f"give the user running digest (uid {os.geteuid()}) write permission",
+        )
+
+
+def _unwritable_folder(folder: Path) -> str | None:
+    """Why digest could not create or write into `folder`, or None."""
+    path = folder.absolute()
+    for ancestor in (path, *path.parents):
+        if not os.path.lexists(ancestor):
+            continue
+        if not ancestor.is_dir():
+            what = (
+                "is not a folder"
+                if ancestor == path
+                else f"cannot be created: {ancestor} is a file"
+            )
+            return f"{path} {what}"
+        if not os.access(ancestor, os.W_OK | os.X_OK):
+            if ancestor == path:
+                return f"{path} is not writable"
+            return f"{path} cannot be created: {ancestor} is not writable"
+        return None
+    return None
 
 
 def check_moved_paths(settings: Settings, cwd: Path) -> None:

@@ -5,12 +5,19 @@ Owns: `Table` (takes known keys with their types, then refuses leftovers with a
 country codes, http(s) URLs, IP networks, durations, paths relative to the
 config file, From addresses. Each raises `ConfigError` naming the key and the
 file. Doesn't own: which keys exist or their defaults (`digest.config`).
+
+Every string value is refused when it holds a line break, a control character
+or a bidirectional control (`unsafe_character`): such strings reach headers
+(Subject, From, User-Agent) and pages, where a CR/LF splits a header and a
+U+202E reverses what a reader sees. No setting needs one. `unsafe_character` is
+shared with subscriber names (`digest.state.subscribers`).
 """
 
 from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from datetime import timedelta
 from email.headerregistry import Address
 from email.utils import parseaddr
@@ -22,6 +29,26 @@ from urllib.parse import urlsplit
 from babel import Locale
 
 from digest.errors import ConfigError
+
+_LINE_BREAKS = "\r\n\x0b\x0c\x85\u2028\u2029"
+# Explicit directional marks, embeddings, overrides and isolates (Unicode TR 9).
+_BIDI_CONTROLS = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f" + _LINE_BREAKS + _BIDI_CONTROLS + "]")
+
+
+def unsafe_character(text: str) -> str | None:
+    """What is wrong with `text` as one line of visible text, or None: the first
+    line break, control character (C0, C1, NUL, DEL, TAB) or bidi control."""
+    found = _UNSAFE.search(text)
+    if found is None:
+        return None
+    ch = found.group()
+    code = f"U+{ord(ch):04X}"
+    if ch in _LINE_BREAKS:
+        return f"contains a line break ({code})"
+    if ch in _BIDI_CONTROLS:
+        return f"contains a bidirectional control ({code} {unicodedata.name(ch)})"
+    return f"contains a control character ({code})"
 
 
 class Table:
@@ -51,6 +78,15 @@ class Table:
             raise self.error(name, f"expected {kind_name(kind)}, got a boolean")
         if not isinstance(value, kind):
             raise self.error(name, f"expected {kind_name(kind)}, got {type(value).__name__}")
+        for item in value if isinstance(value, list) else [value]:
+            problem = unsafe_character(item) if isinstance(item, str) else None
+            if problem:
+                raise self.error(
+                    name,
+                    problem,
+                    hint="settings are one line of visible text: remove it "
+                    "(a TOML escape such as \\u202e counts too)",
+                )
         return value
 
     def text(self, name: str, default: str = "") -> str:

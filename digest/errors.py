@@ -5,6 +5,12 @@ Owns: the exception hierarchy. Every error we raise on purpose derives from
 an address) in its message, and an optional `hint` telling the user what to do.
 The CLI prints `message` and `hint` and exits non-zero; it never prints a traceback
 for a `DigestError`.
+
+Exit codes (`exit_code`; sysexits.h numbers where one fits): 1 a run failed; 2 bad
+config, arguments, secret, address or template; 73 a path digest must write is
+not writable (EX_CANTCREAT); 74 the disk is full or a write failed (EX_IOERR);
+75 busy, try later: the publishing lock or the database is held by another
+process (EX_TEMPFAIL: cron may simply try again).
 """
 
 from __future__ import annotations
@@ -62,7 +68,54 @@ class AddressError(DigestError):
 
 
 class StoreError(DigestError):
-    """The SQLite store is unusable (wrong schema version, locked, corrupt)."""
+    """The SQLite store is unusable (wrong schema version, corrupt, I/O error)."""
+
+
+class DatabaseBusy(StoreError):
+    """Another process held the database's write lock for longer than the busy
+    timeout. Nothing was changed by the statement that waited; try again later."""
+
+    exit_code = 75  # EX_TEMPFAIL
+
+    def __init__(self, path: str, holder: str | None, waited: float) -> None:
+        who = f"another process (pid {holder})" if holder else "another process"
+        super().__init__(
+            f"{path}: the database is locked by {who}; gave up after {waited:g} s",
+            hint="wait for it to finish (digest gather/run/send take minutes at most), "
+            "then run again; nothing was changed",
+        )
+        self.path = path
+        self.holder = holder
+
+
+class WriteError(DigestError):
+    """A file or folder digest must write could not be written: no permission, a
+    read-only file system, or something else in the way. Names the path."""
+
+    exit_code = 73  # EX_CANTCREAT
+
+    def __init__(self, path: str, reason: str, *, hint: str | None = None) -> None:
+        super().__init__(f"{path}: {reason}", hint=hint)
+        self.path = path
+        self.reason = reason
+
+
+class DiskFull(WriteError):
+    """No space (ENOSPC), quota exceeded (EDQUOT) or the file-size limit reached
+    (EFBIG): what was being written was left as it was before."""
+
+    exit_code = 74  # EX_IOERR
+
+
+class TemplateError(DigestError):
+    """A Jinja2 template (usually one of `[templates] dir`) has a syntax error or
+    uses a name it is not given. Names the template file and line."""
+
+    exit_code = 2
+
+    def __init__(self, template: str, reason: str, *, hint: str | None = None) -> None:
+        super().__init__(f"{template}: {reason}", hint=hint)
+        self.template = template
 
 
 class WeekError(DigestError):

@@ -363,3 +363,19 @@ def test_dotenv_beside_the_config_first(tmp_path: Path, monkeypatch: pytest.Monk
 def test_a_templates_dir_that_is_not_there_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"templates\.dir: .*mine is not a folder"):
         parse_settings({"templates": {"dir": "mine"}}, tmp_path / "digest.toml")
+
+
+def test_parse_settings_stays_pure_and_load_settings_checks_paths(tmp_path: Path) -> None:
+    """Path checks look at the disk, so they live in `load_settings` (the CLI's
+    way in); `parse_settings` judges the text only, and neither creates anything."""
+    from digest.config import parse_settings
+
+    (tmp_path / "blocker").write_text("x")
+    data = {"archive": {"dir": "blocker/archive"}}
+    settings = parse_settings(data, source=tmp_path / "digest.toml")
+    assert settings.archive.dir == tmp_path / "blocker/archive"
+    path = tmp_path / "digest.toml"
+    path.write_text('[archive]\ndir = "blocker/archive"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"archive\.dir: .* cannot be created: .* is a file"):
+        load_settings(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blocker", "digest.toml"]

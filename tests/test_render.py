@@ -23,6 +23,7 @@ import pytest
 from jinja2 import UndefinedError
 
 from digest.config import Settings, parse_settings
+from digest.errors import TemplateError
 from digest.models import GLOBAL_SECTION, AlsoReported, Issue, Section, Story
 from digest.render import issue as render
 from digest.render.issue import (
@@ -715,8 +716,9 @@ def test_environment_is_cached_and_strict(tmp_path: Path) -> None:
     layout = custom / "_layout.html.j2"
     layout.write_text(layout.read_text().replace("{{ v.title }}", "{{ v.no_such_field }}", 1))
     settings = replace(make_settings("en"), templates_dir=custom)
-    with pytest.raises(UndefinedError):
+    with pytest.raises(TemplateError, match=r"_layout\.html\.j2:\d+: undefined: ") as info:
         render_issue(make_issue("en"), settings)
+    assert isinstance(info.value.__cause__, UndefinedError)
 
 
 def test_a_user_templates_dir_may_replace_one_file(tmp_path: Path) -> None:

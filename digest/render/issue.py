@@ -27,12 +27,14 @@ import functools
 import html as html_lib
 import logging
 import re
+import traceback
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
+import jinja2
 import premailer
 from babel import Locale
 from babel.dates import format_interval, format_skeleton
@@ -41,6 +43,7 @@ from markupsafe import Markup
 
 from digest import bundled
 from digest.config import Settings
+from digest.errors import TemplateError
 from digest.models import GLOBAL_SECTION, Issue, Section, Story
 from digest.render.messages import country_name, message, plural
 from digest.render.typography import (
@@ -69,6 +72,7 @@ __all__ = [
     "load_stylesheet",
     "personalize",
     "render_issue",
+    "render_template",
     "safe_href",
 ]
 
@@ -294,7 +298,11 @@ def _stylesheet(templates_dir: Path) -> str:
         path = Path(folder) / STYLESHEET
         if path.is_file():
             return path.read_text(encoding="utf-8")
-    raise FileNotFoundError(f"{STYLESHEET} is in none of {', '.join(_search_path(templates_dir))}")
+    raise TemplateError(
+        STYLESHEET,
+        f"in none of {', '.join(_search_path(templates_dir))}",
+        hint="put a base.css into [templates] dir, or reinstall digest",
+    )
 
 
 def load_stylesheet(templates_dir: Path) -> Markup:
@@ -302,8 +310,55 @@ def load_stylesheet(templates_dir: Path) -> Markup:
     inside <style> would break it (the HTML parser doesn't decode entities there)."""
     css = _stylesheet(templates_dir.resolve())
     if "</" in css:
-        raise ValueError(f"{templates_dir / STYLESHEET} must not contain '</'")
+        raise TemplateError(
+            str(templates_dir / STYLESHEET),
+            "must not contain '</' (it would end the <style> element)",
+            hint="remove the '</' from the stylesheet",
+        )
     return Markup(css)
+
+
+def _template_line(error: BaseException, fallback: str) -> tuple[str, int | None]:
+    # Jinja rewrites tracebacks so that template frames carry the template's own
+    # file name and line: the innermost one is where the error is.
+    for frame in reversed(traceback.extract_tb(error.__traceback__)):
+        if frame.filename.endswith(".j2") or frame.filename.endswith(".html"):
+            return frame.filename, frame.lineno
+    return fallback, None
+
+
+def _is_ours(filename: str) -> bool:
+    return Path(filename).resolve().is_relative_to(bundled.TEMPLATES_DIR.resolve())
+
+
+def render_template(env: Environment, name: str, /, **context: object) -> str:
+    """Render template `name` of `env`. A syntax error, an undefined name or any
+    failure inside a template of `[templates] dir` raises `TemplateError` naming
+    the file and line; a failure inside digest's own templates stays a bug."""
+    hint = (
+        "fix that template (a file of [templates] dir replaces digest's own of the same "
+        "name; delete it to use digest's again)"
+    )
+    try:
+        return env.get_template(name).render(context)
+    except jinja2.TemplateSyntaxError as e:
+        where = e.filename or name
+        raise TemplateError(f"{where}:{e.lineno}", f"syntax error: {e.message}", hint=hint) from e
+    except jinja2.TemplateNotFound as e:
+        raise TemplateError(name, f"template not found ({e.message})", hint=hint) from e
+    except jinja2.UndefinedError as e:
+        where, line = _template_line(e, name)
+        at = f"{where}:{line}" if line else where
+        raise TemplateError(at, f"undefined: {e.message}", hint=hint) from e
+    except jinja2.TemplateError as e:
+        where, line = _template_line(e, name)
+        at = f"{where}:{line}" if line else where
+        raise TemplateError(at, f"{type(e).__name__}: {e.message or e}", hint=hint) from e
+    except Exception as e:
+        where, line = _template_line(e, name)
+        if line is None or _is_ours(where):
+            raise
+        raise TemplateError(f"{where}:{line}", f"{type(e).__name__}: {e}", hint=hint) from e
 
 
 # --- building the view ---------------------------------------------------------------
@@ -511,13 +566,18 @@ def render_issue(issue: Issue, settings: Settings) -> RenderedIssue:
         "css": load_stylesheet(settings.templates_dir),
         "placeholder": UNSUBSCRIBE_PLACEHOLDER,
     }
-    email_source = env.get_template(EMAIL_TEMPLATE).render(context)
+    email_source = render_template(env, EMAIL_TEMPLATE, **context)
     html_email = _inline_css(email_source)
-    html_web = env.get_template(WEB_TEMPLATE).render(context)
-    text = env.get_template(TEXT_TEMPLATE).render(context)
-    for name, body in (("html_email", html_email), ("text", text)):
+    html_web = render_template(env, WEB_TEMPLATE, **context)
+    text = render_template(env, TEXT_TEMPLATE, **context)
+    for name, body in ((EMAIL_TEMPLATE, html_email), (TEXT_TEMPLATE, text)):
         if body.count(UNSUBSCRIBE_PLACEHOLDER) != 1:
-            raise ValueError(f"{name}: the template must contain the unsubscribe link once")
+            source = env.get_template(name).filename or name
+            raise TemplateError(
+                source,
+                "must contain the unsubscribe link ({{ placeholder }}) exactly once",
+                hint="every message needs its unsubscribe link (RFC 8058)",
+            )
     return RenderedIssue(
         subject=view.subject,
         html_email=html_email,

@@ -46,9 +46,10 @@ from digest.render.issue import (
     format_long_date,
     get_environment,
     load_stylesheet,
+    render_template,
 )
 from digest.render.messages import message, plural
-from digest.state.files import write_atomic
+from digest.state.files import remove_stale_temp_files, write_atomic, write_error
 
 __all__ = [
     "ISSUE_FORMAT",
@@ -226,9 +227,12 @@ def write_issue(issue: Issue, rendered: RenderedIssue, settings: Settings) -> Pa
     """Write <week>.html and <week>.json, then rebuild index.html and feed.xml.
 
     Writing the same week again replaces it (a rebuilt issue). Returns the page path.
+    A run killed while writing left temporary files: they are removed first.
     """
     folder = settings.archive.dir
     week = _check_week(issue.week)
+    for where in (folder, folder / COUNTRY_FOLDER):
+        remove_stale_temp_files(where)
     page = folder / f"{week}.html"
     write_atomic(page, rendered.html_web)
     data = json.dumps(issue_to_json(issue), ensure_ascii=False, indent=2) + "\n"
@@ -361,7 +365,10 @@ def rebuild_index(settings: Settings) -> None:
     for path in (folder / COUNTRY_FOLDER).glob("*.html"):
         if path not in written:
             log.info("archive: removing %s: no archived issue has that section", path)
-            path.unlink(missing_ok=True)
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as e:
+                raise write_error(path, e, "cannot remove a stale country page") from e
     write_atomic(folder / INDEX_FILE, _index_html(entries, countries, settings))
     write_atomic(folder / FEED_FILE, _feed_xml(entries, settings))
 
@@ -377,7 +384,9 @@ def _translator(lang: str) -> Callable[..., str]:
 
 def _index_html(entries: list[IndexEntry], countries: list[CountryPage], settings: Settings) -> str:
     env = get_environment(settings.templates_dir)
-    return env.get_template(INDEX_TEMPLATE).render(
+    return render_template(
+        env,
+        INDEX_TEMPLATE,
         lang=settings.digest.language,
         title=settings.digest.title,
         entries=entries,
@@ -391,7 +400,9 @@ def _index_html(entries: list[IndexEntry], countries: list[CountryPage], setting
 
 def _country_html(page: CountryPage, countries: list[CountryPage], settings: Settings) -> str:
     env = get_environment(settings.templates_dir)
-    return env.get_template(COUNTRY_TEMPLATE).render(
+    return render_template(
+        env,
+        COUNTRY_TEMPLATE,
         lang=settings.digest.language,
         title=settings.digest.title,
         page=page,
@@ -439,7 +450,7 @@ def _feed_xml(entries: list[IndexEntry], settings: Settings) -> bytes:
     sub(author, "name", settings.digest.title)
     sub(feed, "generator", "digest")
 
-    template = get_environment(settings.templates_dir).get_template(FEED_ENTRY_TEMPLATE)
+    env = get_environment(settings.templates_dir)
     for e in entries[:FEED_ISSUES]:
         entry = sub(feed, "entry")
         issue_id = e.url if base else f"tag:{authority},{e.issue.week[:4]}:digest/{e.issue.week}"
@@ -451,7 +462,9 @@ def _feed_xml(entries: list[IndexEntry], settings: Settings) -> bytes:
         sub(entry, "summary", e.view.preheader)
         # The whole issue. Feed readers resolve relative links against the feed's
         # address, the archive folder: `base` is "" or that folder's URL.
-        content = template.render(v=e.view, t=_translator(e.view.lang), page=e.url, base=base)
+        content = render_template(
+            env, FEED_ENTRY_TEMPLATE, v=e.view, t=_translator(e.view.lang), page=e.url, base=base
+        )
         sub(entry, "content", content.strip(), type="html")
 
     ET.indent(feed)
