@@ -4,9 +4,12 @@ Owns: argument parsing, help texts, turning reports into printed lines and
 exit codes, and printing a `DigestError` as a message plus hint instead of a
 traceback. Doesn't own: any step of the pipeline (see `digest.run.pipeline`).
 
-Exit codes: 0 ok; 1 a run failed (every feed failed, a message failed, a
-delivery error); 2 bad config, bad arguments or a refused address; 75 another
-digest process holds the publishing lock.
+Exit codes: 0 ok; 1 a run failed (every feed failed, a delivery error, a
+reader whose copy is unknown or failed and not settled, `send` with nobody to
+send to); 2 bad config, bad arguments, a refused address or a broken
+template; 73 a path digest must write is not writable; 74 the disk is full
+(or the file-size limit reached); 75 busy: another digest process holds the
+publishing lock, or another process held the database longer than 30 s.
 """
 
 from __future__ import annotations
@@ -201,6 +204,72 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("file", nargs="?", default="-", help="output file (default: standard output)")
 
     p = sub.add_parser(
+        "feeds",
+        parents=[common],
+        help="each feed's standing: ok, failing, gone, waiting, moved",
+        description="List every configured feed with what the last runs learnt: ok, "
+        "failing (how many times in a row, and why), gone (answered 410 Gone: no longer "
+        "polled), waiting (the server asked us to wait, Retry-After) or new, and where it "
+        "moved (301/308). Fetches nothing.",
+    )
+    p.add_argument(
+        "--revive",
+        metavar="URL",
+        action="append",
+        default=[],
+        help="poll this gone feed again (as configured; repeatable)",
+    )
+
+    p = sub.add_parser(
+        "deliveries",
+        parents=[common],
+        help="readers whose copy is unknown or failed: list, retry or settle them",
+        description="The delivery ledger, for a person. A reader whose copy is `unknown` "
+        "(handed over, no reply) or `failed` (refused, or out of attempts) may not have "
+        "the issue: `send` and `run` name them and exit 1 until each is retried (sent "
+        "again by the next send or run) or settled (closed with a reason).",
+    )
+    ds = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    a = ds.add_parser(
+        "list",
+        parents=[common],
+        help="print readers whose copy is unknown or failed",
+        description="Print one line per unknown or failed, unsettled message: week, "
+        "status, address, reason. Exits 0 (it only reads).",
+    )
+    a.add_argument(
+        "--week", type=_week_arg, metavar="YYYY-Www", help="only this ISO week (default: all)"
+    )
+    a.add_argument(
+        "--all",
+        action="store_true",
+        help="every ledger row (sent, pending, deferred, settled, …), not only those "
+        "that need a person",
+    )
+    a = ds.add_parser(
+        "retry",
+        parents=[common],
+        help="send a week's issue again to unknown or failed readers",
+        description="Put unknown or failed messages of a week back to pending (attempts "
+        "reset; a subscriber no longer active is left as is) and reopen the issue, so "
+        "the next `digest send --week W` or `digest run` sends them. A reader whose copy "
+        "was unknown may get two copies.",
+    )
+    a.add_argument("--week", type=_week_arg, metavar="YYYY-Www", required=True, help="ISO week")
+    a.add_argument("addresses", nargs="*", metavar="ADDR", help="only these (default: all)")
+    a = ds.add_parser(
+        "settle",
+        parents=[common],
+        help="close unknown or failed messages with a reason",
+        description="Mark unknown or failed messages of a week `settled`, with REASON "
+        "kept in the ledger (e.g. 'reader confirmed receipt', 'address gone'). They are "
+        "no longer listed and no longer make send or run exit 1. Nothing is sent.",
+    )
+    a.add_argument("--week", type=_week_arg, metavar="YYYY-Www", required=True, help="ISO week")
+    a.add_argument("addresses", nargs="*", metavar="ADDR", help="only these (default: all)")
+    a.add_argument("--reason", required=True, metavar="TEXT", help="why they are settled")
+
+    p = sub.add_parser(
         "init",
         parents=[common],
         help="write a folder ready to run digest for real",
@@ -240,6 +309,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DigestError as e:
         print(f"digest: error: {e}", file=sys.stderr)
         return e.exit_code
+    except OSError as e:
+        # A file-system fault no layer turned into a DigestError: still one line.
+        from digest.state.files import write_error
+
+        error = write_error(e.filename or "(no path)", e, "failed")
+        print(f"digest: error: {error}", file=sys.stderr)
+        return error.exit_code
     except KeyboardInterrupt:
         print("digest: interrupted", file=sys.stderr)
         return 130
@@ -267,6 +343,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     with Store(settings.storage_path) as store:
         if args.command == "subscribers":
             return _subscribers(args, store)
+        if args.command == "deliveries":
+            return _deliveries(args, settings, store)
+        if args.command == "feeds":
+            return _feeds(args, settings, store)
         if args.command == "gather":
             from digest.fetch.gather import gather
 
@@ -301,6 +381,22 @@ def _dispatch(args: argparse.Namespace) -> int:
     raise AssertionError(f"unhandled command {args.command}")
 
 
+def _feeds(args: argparse.Namespace, settings: Settings, store: Store) -> int:
+    from digest.fetch.status import feed_statuses, status_lines
+
+    configured = {f.url for f in settings.feeds}
+    for url in args.revive:
+        if url not in configured:
+            raise DigestError(f"{url} is not a configured feed", hint="run `digest feeds`")
+        if not store.revive_feed(url):
+            raise DigestError(f"{url} is not gone", hint="only a gone feed can be revived")
+        print(f"revived: {url} (polled again from the next gather)")
+    states = store.feed_states(f.url for f in settings.feeds)
+    for line in status_lines(feed_statuses(settings.feeds, states, utc_now())):
+        print(line)
+    return 0
+
+
 def _init(args: argparse.Namespace) -> int:
     from digest.deploy import init_folder, next_steps
 
@@ -315,25 +411,37 @@ def _init(args: argparse.Namespace) -> int:
 def _run(settings: Settings, store: Store) -> int:
     import threading
 
+    from digest.mail.deliver import SendStopped
+    from digest.mail.report import unsettled_lines
     from digest.run.console import send_progress, stop_on_signals
     from digest.run.pipeline import run_once
 
-    with stop_on_signals(threading.Event()) as stop, send_progress() as progress:
-        result = run_once(
-            settings, _secrets(settings), store, utc_now, stop=stop, progress=progress
-        )
+    try:
+        with stop_on_signals(threading.Event()) as stop, send_progress() as progress:
+            result = run_once(
+                settings, _secrets(settings), store, utc_now, stop=stop, progress=progress
+            )
+    except SendStopped as e:
+        for line in e.report.summary_lines():  # what went out before it stopped
+            print(line)
+        raise
     for line in result.gather.summary_lines():
         print(line)
     for decision in result.decisions:
         if decision.action.records_skip:
             print(f"{decision.week}: not published ({decision.action}): {decision.reason}")
     print(f"{result.week}: {result.action}")
+    listed: set[str] = set()
     if result.delivery:
         for line in result.delivery.summary_lines():
             print(line)
+        listed.add(result.delivery.week)
+    # Readers of any week whose copy is unknown or failed, every run, until settled.
+    for line in unsettled_lines(None, [r for r in result.unsettled if r.week not in listed]):
+        print(line)
     if result.report_path:
         print(f"report: {result.report_path}")
-    failed = bool(result.delivery and (result.delivery.failed or result.delivery.unknown))
+    failed = bool(result.delivery and result.delivery.needs_a_person) or bool(result.unsettled)
     return 1 if failed or result.gather.all_failed else 0
 
 
@@ -368,23 +476,80 @@ def _send(args: argparse.Namespace, settings: Settings, store: Store) -> int:
         built, message_id = send_test(settings, secrets, store, week, address, utc_now)
         print(f"{week}: test copy sent to {address} ({message_id}); ledger untouched")
         return 0
-    with stop_on_signals(threading.Event()) as stop, send_progress() as progress:
-        built, report = send(
-            settings,
-            secrets,
-            store,
-            week,
-            utc_now,
-            dry_run=args.dry_run,
-            stop=stop,
-            progress=progress,
-        )
+    from digest.mail.deliver import SendStopped
+
+    try:
+        with stop_on_signals(threading.Event()) as stop, send_progress() as progress:
+            built, report = send(
+                settings,
+                secrets,
+                store,
+                week,
+                utc_now,
+                dry_run=args.dry_run,
+                stop=stop,
+                progress=progress,
+            )
+    except SendStopped as e:
+        for line in e.report.summary_lines():  # what went out before it stopped
+            print(line)
+        raise
     for line in report.summary_lines():
         print(line)
     print(f"archive: {built.path}")
     # Deferred messages are retried by the next run; a failed or possibly lost
-    # one (unknown) needs a person.
-    return 1 if report.failed or report.unknown else 0
+    # one (unknown), of this run or an earlier one, needs a person until settled.
+    # Nobody to send to is a send that did nothing: said, and exit 1.
+    return 1 if report.needs_a_person or report.no_readers else 0
+
+
+def _deliveries(args: argparse.Namespace, settings: Settings, store: Store) -> int:
+    from digest.mail.report import unsettled_lines
+    from digest.state.lock import publishing_lock
+
+    if args.action == "list":
+        if args.all:
+            rows = store.delivery_rows(args.week)
+            for row in rows:
+                print(f"{row.week}\t{row.status}\t{row.email}\t{row.detail}")
+            print(f"{len(rows)} row(s)", file=sys.stderr)
+            return 0
+        rows = store.unsettled_deliveries(args.week)
+        if not rows:
+            print(f"{args.week or 'every week'}: no reader with an unknown or failed copy")
+        for line in unsettled_lines(args.week, rows):
+            print(line)
+        return 0
+    addresses = [normalize_address(a) for a in args.addresses] or None
+    # Under the publishing lock: a send in progress owns the ledger.
+    with publishing_lock(settings.storage_path):
+        if args.action == "retry":
+            retried, inactive = store.retry_deliveries(args.week, addresses, utc_now())
+            print(
+                f"{args.week}: {len(retried)} message(s) back to pending; the next "
+                f"`digest send --week {args.week}` or `digest run` sends them"
+            )
+            for address in inactive:
+                print(f"  not retried {address}: not an active subscriber", file=sys.stderr)
+            done = retried + inactive
+        elif args.action == "settle":
+            # One line of printable text: it is shown in every listing after this.
+            reason = " ".join("".join(c if c.isprintable() else " " for c in args.reason).split())
+            if not reason:
+                print("digest: error: --reason must say why", file=sys.stderr)
+                return 2
+            done = store.settle_deliveries(args.week, addresses, reason, utc_now())
+            print(f"{args.week}: {len(done)} message(s) settled: {reason}")
+        else:
+            raise AssertionError(f"unhandled action {args.action}")
+    found = {a.lower() for a in done}
+    missing = [a for a in addresses or [] if a.lower() not in found]
+    for address in missing:
+        print(
+            f"digest: error: {address} has no unknown or failed message in {args.week}",
+            file=sys.stderr,
+        )
+    return 1 if missing else 0
 
 
 def _subscribers(args: argparse.Namespace, store: Store) -> int:
@@ -409,7 +574,7 @@ def _subscribers(args: argparse.Namespace, store: Store) -> int:
             print(f"{s.email}{name}{status}")
         return 0
     if args.action == "import":
-        text = sys.stdin.read() if args.file == "-" else _read_text(Path(args.file))
+        text = _read_stdin() if args.file == "-" else _read_text(Path(args.file))
         added = kept = 0
         refused = []
         for row in read_csv(text):
@@ -436,8 +601,16 @@ def _subscribers(args: argparse.Namespace, store: Store) -> int:
 
 def _read_text(path: Path) -> str:
     try:
-        return path.read_text("utf-8-sig")
+        with path.open(encoding="utf-8-sig", newline="") as f:  # CSV: keep CR in quoted cells
+            return f.read()
     except OSError as e:
         raise DigestError(f"{path}: cannot read: {e.strerror}") from e
     except UnicodeDecodeError as e:
         raise DigestError(f"{path}: not UTF-8 text", hint="save the CSV as UTF-8") from e
+
+
+def _read_stdin() -> str:
+    try:
+        return sys.stdin.buffer.read().decode("utf-8-sig")  # untranslated, like _read_text
+    except UnicodeDecodeError as e:
+        raise DigestError("standard input: not UTF-8 text", hint="save the CSV as UTF-8") from e

@@ -20,6 +20,7 @@ from urllib.parse import quote
 from digest.models import Subscriber
 
 SIGNATURE_BYTES = 16  # 128 bits: forging one takes ~2**127 guesses
+MAX_ID = 2**63 - 1  # SQLite's largest integer
 
 
 def _signature(key: bytes, subscriber_id: int, email: str) -> str:
@@ -38,9 +39,13 @@ def verify_token(
 ) -> Subscriber | None:
     """The subscriber a token was made for, or None when it is forged or stale."""
     sid_text, _, sig = token.strip().partition(".")
-    if not sid_text.isdigit() or not sig:
+    # ASCII digits only ("²".isdigit() is true), and an id SQLite can hold.
+    if not (sid_text.isascii() and sid_text.isdigit()) or len(sid_text) > 19 or not sig:
         return None
-    subscriber = lookup(int(sid_text))
+    sid = int(sid_text)
+    if not 0 < sid <= MAX_ID:
+        return None
+    subscriber = lookup(sid)
     if subscriber is None:
         return None
     expected = _signature(key, subscriber.id, subscriber.email)

@@ -21,12 +21,17 @@ COMMANDS = [
     ["daemon"],
     ["demo"],
     ["init"],
+    ["feeds"],
     ["subscribers"],
     ["subscribers", "add"],
     ["subscribers", "remove"],
     ["subscribers", "list"],
     ["subscribers", "import"],
     ["subscribers", "export"],
+    ["deliveries"],
+    ["deliveries", "list"],
+    ["deliveries", "retry"],
+    ["deliveries", "settle"],
 ]
 
 
@@ -52,6 +57,7 @@ def test_top_level_help_lists_every_command(capsys: pytest.CaptureFixture[str]) 
         "run",
         "daemon",
         "subscribers",
+        "deliveries",
         "init",
         "demo",
     ):
@@ -104,6 +110,7 @@ def test_json_log_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
         config.write_text(
             f'[[feeds]]\nurl = "{server.url("/gone.xml")}"\n'
             f'[storage]\npath = "{tmp_path.as_posix()}/db.sqlite3"\n'
+            '[gather]\nallow_private = ["127.0.0.1"]\n'  # the feed is on loopback
         )
         assert main(["--log-format", "json", "--config", str(config), "gather"]) == 1
     lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]

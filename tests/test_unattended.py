@@ -126,7 +126,14 @@ def test_a_normal_week(
         "pending": 0,
         "resent": 0,
     }
-    assert report["feeds"] == {"ok": 1, "failed": [], "stale": [], "new_posts": 0}
+    assert report["feeds"] == {
+        "ok": 1,
+        "failed": [],
+        "stale": [],
+        "gone": [],
+        "waiting": [],
+        "new_posts": 0,
+    }
 
 
 @pytest.mark.parametrize(
@@ -298,7 +305,8 @@ def _round_config(folder: Path, publish: str, feeds: FeedServer, sink: SmtpSink)
         'from = "Digest <digest@example.com>"\n'
         f'[storage]\npath = "{folder.as_posix()}/db.sqlite3"\n'
         f'[archive]\ndir = "{folder.as_posix()}/archive"\n'
-        'base_url = "https://digest.example.com/"\n',
+        'base_url = "https://digest.example.com/"\n'
+        '[gather]\nallow_private = ["127.0.0.1"]\n',  # the feed is on loopback
         encoding="utf-8",
     )
     return config
@@ -392,3 +400,24 @@ def reports_of(settings: Settings, verb: str) -> list[dict[str, object]]:
     if not folder.exists():
         return []
     return [json.loads(p.read_text("utf-8")) for p in sorted(folder.glob(f"*-{verb}.json"))]
+
+
+def test_clock_steps_back_and_forth_never_send_twice(
+    world: tuple[Path, Settings, FeedServer, SmtpSink], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """NTP corrections and a wrong BIOS clock: runs at times that go backwards
+    (before the publish time, before the first run) neither crash nor resend."""
+    config, _, _, sink = world
+    assert run_at(config, TUESDAY) == 0
+    assert run_at(config, W47_DUE + timedelta(minutes=1)) == 0
+    assert f"{W47}: sent" in capsys.readouterr().out
+    for moment in (
+        W47_DUE - timedelta(hours=2),  # stepped back before the publish time
+        TUESDAY - timedelta(days=3),  # before the very first run
+        W47_DUE + timedelta(minutes=5),  # and forward again
+        W47_DUE - timedelta(seconds=1),
+    ):
+        assert run_at(config, moment) == 0
+    out = capsys.readouterr().out
+    assert f"{W47}: sent" not in out
+    assert weeks_received(sink) == Counter({(W47, a): 1 for a in SUBSCRIBERS})

@@ -21,11 +21,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from digest.fetch.gather import FAILED, GatherReport
+from digest.fetch.gather import FAILED, GONE, WAITING, GatherReport
 from digest.mail.deliver import DeliveryReport
+from digest.mail.report import unsettled_lines
 from digest.models import FeedState, Issue
 from digest.run.schedule import Decision
 from digest.state.files import write_atomic
+from digest.state.ledger import DeliveryRow
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +38,7 @@ STALE_POSTS = timedelta(days=14)
 @dataclass(frozen=True, slots=True)
 class FeedHealth:
     url: str
-    status: str  # "ok" | "failed" | "stale"
+    status: str  # "ok" | "failed" | "stale" | "gone" | "waiting"
     detail: str = ""
 
 
@@ -55,6 +57,9 @@ class RunReport:
     decisions: list[Decision] = field(default_factory=list)
     feeds: list[FeedHealth] = field(default_factory=list)
     ledger: dict[str, int] = field(default_factory=dict)  # status -> count, of `week`
+    # Rows of every week whose reader may not have the issue (unknown or failed),
+    # not settled by an operator: a run exits 1 while there are any.
+    unsettled: list[DeliveryRow] = field(default_factory=list)
     report_path: Path | None = None
 
 
@@ -64,11 +69,13 @@ def feed_health(
     newest_post: Mapping[str, datetime],
     now: datetime,
 ) -> list[FeedHealth]:
-    """Each feed of this run: failed (with the error), stale (and why), or ok."""
+    """Each feed of this run: failed (with the error), gone (410, no longer polled),
+    waiting (a server's Retry-After), stale (and why), or ok."""
     health = []
     for result in gathered.results:
-        if result.status == FAILED:
-            health.append(FeedHealth(result.url, "failed", result.error or "failed"))
+        if result.status in (FAILED, GONE, WAITING):
+            status = {FAILED: "failed", GONE: "gone", WAITING: "waiting"}[result.status]
+            health.append(FeedHealth(result.url, status, result.error or status))
             continue
         state = states.get(result.url)
         last_ok = state.last_ok if state else None
@@ -99,6 +106,8 @@ def summarize(report: RunReport) -> dict[str, Any]:
             "ok": sum(1 for f in feeds if f.status == "ok"),
             "failed": [{"url": f.url, "error": f.detail} for f in feeds if f.status == "failed"],
             "stale": [{"url": f.url, "why": f.detail} for f in feeds if f.status == "stale"],
+            "gone": [{"url": f.url, "why": f.detail} for f in feeds if f.status == "gone"],
+            "waiting": [{"url": f.url, "why": f.detail} for f in feeds if f.status == "waiting"],
             "new_posts": report.gather.new_posts,
         },
         "stories_per_country": (
@@ -110,6 +119,10 @@ def summarize(report: RunReport) -> dict[str, Any]:
             status: report.ledger.get(status, 0)
             for status in ("sent", "deferred", "failed", "unknown", "pending", "resent")
         },
+        "unsettled": [
+            {"week": r.week, "address": r.email, "status": r.status, "reason": r.detail}
+            for r in report.unsettled
+        ],
         "notes": list(report.notes),
     }
 
@@ -124,8 +137,13 @@ def summary_lines(data: Mapping[str, Any]) -> list[str]:
         f"feeds: {feeds['ok']} ok, {len(feeds['failed'])} failed, {len(feeds['stale'])} stale; "
         f"{feeds['new_posts']} new posts"
     )
-    lines += [f"  failed {f['url']}: {f['error']}" for f in feeds["failed"]]
+    # Gather's errors start with their kind ("failed: HTTP 404"): not said twice.
+    lines += [
+        f"  failed {f['url']}: {f['error'].removeprefix('failed: ')}" for f in feeds["failed"]
+    ]
     lines += [f"  stale  {f['url']}: {f['why']}" for f in feeds["stale"]]
+    lines += [f"  gone   {f['url']}: {f['why']}" for f in feeds["gone"]]
+    lines += [f"  wait   {f['url']}: {f['why']}" for f in feeds["waiting"]]
     lines.append(
         f"{data['week']}: {data['stories']} stories ({countries}), "
         f"{data['duplicates_merged']} duplicates merged; messages: {messages['sent']} sent, "
@@ -133,7 +151,22 @@ def summary_lines(data: Mapping[str, Any]) -> list[str]:
         f"{messages['unknown']} unknown"
     )
     lines += [f"note: {n}" for n in data["notes"]]
+    lines += unsettled_lines(None, [_row(u) for u in data.get("unsettled", [])])
     return lines
+
+
+def _row(item: Mapping[str, str]) -> DeliveryRow:
+    return DeliveryRow(
+        subscriber_id=0,
+        email=item["address"],
+        status=item["status"],
+        attempts=0,
+        unknowns=0,
+        next_attempt=None,
+        message_id="",
+        detail=item["reason"],
+        week=item["week"],
+    )
 
 
 def write_report(folder: Path, data: Mapping[str, Any], now: datetime) -> Path:
@@ -147,6 +180,16 @@ def write_report(folder: Path, data: Mapping[str, Any], now: datetime) -> Path:
 
 
 def log_report(data: Mapping[str, Any]) -> None:
-    """Log the summary at INFO (a skip is logged as a warning when it is recorded)."""
+    """Log the summary at INFO (a skip is logged as a warning when it is recorded),
+    and each reader without a confirmed copy at WARNING: a daemon's log says it
+    every run until an operator settles them."""
     for line in summary_lines(data):
         log.info("%s", line)
+    for item in data.get("unsettled", []):
+        log.warning(
+            "%s: %s's copy is %s (%s): retry or settle it with `digest deliveries`",
+            item["week"],
+            item["address"],
+            item["status"],
+            item["reason"],
+        )
