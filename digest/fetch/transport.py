@@ -17,7 +17,6 @@ environment variable changes that: the pool is built here, not by httpx.
 from __future__ import annotations
 
 import contextvars
-import ssl
 import typing
 from collections.abc import AsyncIterator, Iterable
 
@@ -142,7 +141,8 @@ class GuardedTransport(httpx.AsyncBaseTransport):
     def __init__(self, policy: AddressPolicy, *, max_connections: int) -> None:
         self.backend = GuardedBackend(policy)
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl.create_default_context(),
+            # httpx's own context: certifi's CAs (as httpx would use), SSL_CERT_FILE honoured.
+            ssl_context=httpx.create_ssl_context(),
             max_connections=max_connections,
             max_keepalive_connections=max_connections,
             http1=True,
