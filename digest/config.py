@@ -81,7 +81,7 @@ class DigestSettings:
     timezone: str = "Asia/Tokyo"  # IANA zone for the publish time and dates shown
     publish: Publish = Publish(0, time(8, 0))  # "mon 08:00"
     countries: tuple[str, ...] = DEFAULT_COUNTRIES  # section order; "Global" comes last
-    max_per_section: int = 10  # stories per country section
+    max_per_section: int = 10  # stories per section in the email; the web page lists all
     contact: str = ""  # shown in the footer, e.g. "editor@example.com"
 
     @property

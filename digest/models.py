@@ -83,6 +83,7 @@ class Story:
     second_country: str = ""  # a second configured country the story is about, shown as a tag
     feed_url: str = ""
     post_id: str = ""
+    outlets: int = 1  # distinct feeds that reported the event (the main one included)
 
     @property
     def anchor(self) -> str:

@@ -786,3 +786,34 @@ def test_a_second_country_is_shown_as_a_tag(language: str, label: str) -> None:
     rendered = render_issue(make_issue(language), make_settings(language))
     assert rendered.html_email.count(label) == 1 and rendered.text.count(label) == 1
     assert 'class="tag"' in rendered.html_web
+
+
+def test_the_email_shows_the_first_stories_and_links_to_the_rest(tmp_path: Path) -> None:
+    """A section over `max_per_section`: the email and the text part show the first
+    ones and say how many more there are, linking to that section of the web page,
+    which lists every story."""
+    issue = make_issue("en")
+    first = issue.sections[0]
+    many = tuple(
+        replace(first.stories[0], title=f"Story number {i}", url=f"https://x.example/{i}")
+        for i in range(7)
+    )
+    issue = replace(issue, sections=(replace(first, stories=many), *issue.sections[1:]))
+    settings = make_settings("en")
+    settings = replace(settings, digest=replace(settings.digest, max_per_section=3))
+    rendered = render_issue(issue, settings)
+    section = render.build_view(issue, settings).sections[0]
+    href = f"https://digest.example.org/archive/2026-W47.html#{section.anchor}"
+    for part in (rendered.html_email, rendered.text):
+        assert "Story number 2" in part and "Story number 3" not in part
+        assert "4 more stories in this section on the web page" in part
+        assert href in part
+    assert all(f"Story number {i}" in rendered.html_web for i in range(7))
+    assert "more stories in this section" not in rendered.html_web
+    # The text part numbers only the links it shows.
+    assert "[4] https://x.example/3" not in rendered.text
+    ja = replace(settings, digest=replace(settings.digest, language="ja"))
+    assert (
+        "このセクションのほか4件はウェブ版で"
+        in render_issue(replace(issue, language="ja"), ja).text
+    )

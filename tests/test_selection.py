@@ -173,9 +173,10 @@ def test_build_issue_groups_orders_caps_and_merges() -> None:
     )
     assert [sec.code for sec in issue.sections] == ["KR", "JP", GLOBAL_SECTION]
     kr = issue.sections[0]
-    assert len(kr.stories) == 2  # capped; newest first
-    assert kr.stories[0].title == "Korea's Kakao opens Seoul AI hub"
-    assert kr.stories[1].title.startswith("네이버")
+    # Every story is kept (the email cuts, the web page lists all), ranked: the
+    # event two outlets reported first, then the newest.
+    assert [st.title[:5] for st in kr.stories] == ["삼성전자,", "Korea", "네이버 초"]
+    assert [st.outlets for st in kr.stories] == [2, 1, 1]
     assert issue.duplicates_merged == 1
     assert [st.title for st in issue.sections[2].stories] == [
         "Singapore sandbox opens",

@@ -221,6 +221,12 @@ def merge_duplicates(posts: Iterable[Post], classifier: Classifier | None = None
     return groups
 
 
+def rank(stories: Iterable[Story]) -> tuple[Story, ...]:
+    """A section's stories, most important first: events reported by more outlets,
+    then the newest. Stable, so equal stories keep the order they came in."""
+    return tuple(sorted(stories, key=lambda s: (-s.outlets, -s.published.timestamp())))
+
+
 def build_issue(
     posts: Iterable[Post],
     *,
@@ -283,12 +289,14 @@ def build_issue(
                 second_country=verdict.second,
                 feed_url=main.feed_url,
                 post_id=main.post_id,
+                outlets=len({main.feed_url, *(o.feed_url for o in group.others)}),
             )
         )
-    cap = settings.digest.max_per_section
     language = settings.digest.language
+    # Every story is kept: the email shows the first `max_per_section` of a section
+    # and links to the web page, which lists them all (`digest.render`).
     sections = tuple(
-        Section(code=code, name=country_name(code, language), stories=tuple(stories[:cap]))
+        Section(code=code, name=country_name(code, language), stories=rank(stories))
         for code, stories in by_section.items()
         if stories
     )

@@ -146,7 +146,11 @@ class SectionView:
     count: int
     count_label: str  # "4 stories" / "4件"
     toc_label: str  # "Japan (4)" / "日本（4）"
-    stories: tuple[StoryView, ...]
+    stories: tuple[StoryView, ...]  # every story: the web page lists them all
+    lead: tuple[StoryView, ...]  # the first `max_per_section`: what the email shows
+    more_count: int  # stories of the section the email leaves to the web page
+    more_label: str  # "4 more stories in this section on the web page"
+    more_href: str | None  # the section on the web page; None without a base_url
     links: tuple[LinkRef, ...]  # the text part's numbered references of this section
     bar_percent: int  # "at a glance" bar: count relative to the largest section, 1-100
     country_href: str  # the country page, relative to the archive folder (web only)
@@ -414,7 +418,10 @@ class _Refs:
         return out
 
 
-def _story_view(story: Story, issue: Issue, refs: _Refs) -> StoryView:
+def _story_view(story: Story, issue: Issue, refs: _Refs | None) -> StoryView:
+    """A story as shown; `refs` numbers its links for the text part (None: web only)."""
+    if refs is None:
+        refs = _Refs()  # numbers nobody sees: the text part shows only the lead
     href = safe_href(story.url)
     ref = refs.take(href)
     also: list[AlsoView] = []
@@ -466,18 +473,32 @@ def build_view(issue: Issue, settings: Settings) -> IssueView:
         if not section.stories:
             continue
         name = _section_name(section, lang)
-        stories = tuple(_story_view(s, issue, refs) for s in section.stories)
+        cap = settings.digest.max_per_section
+        lead = tuple(_story_view(s, issue, refs) for s in section.stories[:cap])
+        links = refs.flush()
+        stories = lead + tuple(_story_view(s, issue, None) for s in section.stories[cap:])
         count = len(stories)
+        more = count - len(lead)
+        anchor = _section_anchor(section.code)
+        base_url = settings.archive.base_url
         sections.append(
             SectionView(
                 code=section.code,
                 name=name,
-                anchor=_section_anchor(section.code),
+                anchor=anchor,
                 count=count,
                 count_label=plural(lang, "story_count", count),
                 toc_label=message(lang, "section_count", name=name, n=count),
                 stories=stories,
-                links=refs.flush(),
+                lead=lead,
+                more_count=more,
+                more_label=plural(lang, "more_stories", more) if more else "",
+                more_href=(
+                    safe_href(f"{base_url}{issue.week}.html#{anchor}")
+                    if base_url and more
+                    else None
+                ),
+                links=links,
                 bar_percent=_bar_percent(count, largest),
                 country_href=country_page_href(section.code),
             )

@@ -37,6 +37,10 @@ EN: Mapping[str, Message] = {
     "story_count": {"one": "{n} story", "other": "{n} stories"},
     "section_count": "{name} ({n})",
     "also_reported": "Also reported by",
+    "more_stories": {
+        "one": "{n} more story in this section on the web page",
+        "other": "{n} more stories in this section on the web page",
+    },
     "also_about": "Also about {country}",
     "global": "Global",
     "no_stories": "No stories this week.",
@@ -73,6 +77,7 @@ JA: Mapping[str, Message] = {
     "story_count": {"other": "{n}件"},
     "section_count": "{name}（{n}）",
     "also_reported": "ほかの報道",
+    "more_stories": {"other": "このセクションのほか{n}件はウェブ版で"},
     "also_about": "{country}にも関連",
     "global": "グローバル",
     "no_stories": "今週のニュースはありません。",
