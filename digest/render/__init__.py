@@ -1,6 +1,7 @@
 """Rendering: an issue model becomes HTML and text.
 
-Owns: the view models templates receive (never storage rows), the Jinja2
+Owns: the view models templates receive (never storage rows), including which
+stories the email shows and the link to the rest (`view`); the Jinja2
 environment (autoescape on), the email with its CSS inlined by premailer once
 per issue, the web version and the text part (`issue`); the reader labels per
 language and country names from CLDR (`messages`); display width, sentence

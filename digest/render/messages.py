@@ -3,7 +3,7 @@
 Owns: every fixed piece of text a reader sees in the email, the web page, the
 text part, the archive index and the feed ("This week", "Unsubscribe", ...), one
 catalogue per language, and the lookup helpers. Doesn't own: dates and number
-formats (Babel, in `digest.render.issue`), or anything that comes from feeds.
+formats (Babel, in `digest.render.view`), or anything that comes from feeds.
 Country names come from CLDR through Babel (`country_name`), shortened where
 readers know a shorter name.
 

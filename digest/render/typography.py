@@ -3,7 +3,7 @@
 Owns: display width (a CJK character takes two columns), collapsing text to one
 line, cutting a summary at a sentence end, and wrapping lines without breaking
 Korean words or starting a line with Japanese closing punctuation (kinsoku).
-Doesn't own: what text is shown where (`digest.render.issue`).
+Doesn't own: what text is shown where (`digest.render.view`).
 """
 
 from __future__ import annotations

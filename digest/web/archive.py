@@ -13,7 +13,7 @@ It is a plain static site: relative links, no JavaScript, servable by any web
 server from any path. Every file is written with `write_atomic`, and an issue's
 .html before its .json, so the index and the country pages (built from .json
 files) never link to a page that isn't there. The issue pages link to
-`country/<cc>.html` (`digest.render.issue.country_page_href`); `rebuild_index` writes
+`country/<cc>.html` (`digest.render.view.country_page_href`); `rebuild_index` writes
 a page for every section of every archived issue, and removes the pages of
 sections no issue has any more.
 

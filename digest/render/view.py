@@ -1,0 +1,384 @@
+"""The view: what the templates are given, derived from one `Issue` and the settings.
+
+Owns: the view dataclasses the templates receive (never storage rows or the
+model itself): safe links, local dates, truncated summaries, the numbered
+references of the text part, the "at a glance" bar widths, the lead stories
+the email shows and the count and link of the rest, and the archive-relative
+addresses of country pages (`country_page_href`; `digest.web.archive` writes the
+pages there). Localisation of dates with Babel and of labels through
+`digest.render.messages`. Pure: no I/O at all.
+
+Doesn't own: templates, the Jinja environment, CSS inlining or the rendered
+parts (`digest.render.issue`), nor choosing or ordering stories
+(`digest.editorial.selection`).
+
+Dates. Everything shown to readers is in `Issue.timezone`. The issue covers the
+half-open interval [start, end); the range shown is the seven local days from
+the day `start` falls on: an issue published Monday 08:00 is named for the week
+it reports on ("Nov 16 – 22"), not "Nov 16 – 23". Babel formats the range (it handles ranges across
+months and years); we then use plain spaces instead of CLDR's thin spaces and
+the wave dash 〜 that Japanese readers expect instead of the fullwidth tilde.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from urllib.parse import quote, urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
+
+from babel import Locale
+from babel.dates import format_interval, format_skeleton
+
+from digest.config import Settings
+from digest.models import GLOBAL_SECTION, Issue, Section, Story
+from digest.render.messages import country_name, message, plural
+from digest.render.typography import (
+    CONTROL_CHARS,
+    display_width,
+    one_line,
+    prefix_within,
+    truncate_summary,
+)
+
+# Letters, digits and '-' only: autoescaping, premailer/lxml and quoted-printable
+# leave it byte-for-byte alone, and it can't occur in feed text by accident.
+UNSUBSCRIBE_PLACEHOLDER = "DIGEST-UNSUBSCRIBE-URL-7f3a9c2e"
+
+PREHEADER_WIDTH = 140  # clients show at most ~100-140 columns of preview
+COUNTRY_FOLDER = "country"  # country pages, inside the archive folder
+
+
+# --- view model ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AlsoView:
+    source: str
+    href: str | None  # None: not an http(s) URL, shown without a link
+    ref: int | None  # number of the link in the text part
+    text_label: str  # "Source [3]" in the text part
+
+
+@dataclass(frozen=True, slots=True)
+class StoryView:
+    anchor: str
+    title: str
+    href: str | None
+    ref: int | None
+    source: str
+    date: str  # short local date, e.g. "Nov 18" / "11月18日"
+    date_iso: str  # UTC, for <time datetime=...>
+    summary: str  # truncated to SUMMARY_WIDTH
+    also: tuple[AlsoView, ...]
+    text_title: str  # "Title [2]" in the text part
+    also_about: str  # "Also about Japan": the story's second country, or ""
+
+
+@dataclass(frozen=True, slots=True)
+class LinkRef:
+    ref: int
+    href: str
+
+
+@dataclass(frozen=True, slots=True)
+class SectionView:
+    code: str
+    name: str
+    anchor: str
+    count: int
+    count_label: str  # "4 stories" / "4件"
+    toc_label: str  # "Japan (4)" / "日本（4）"
+    stories: tuple[StoryView, ...]  # every story: the web page lists them all
+    lead: tuple[StoryView, ...]  # the first `max_per_section`: what the email shows
+    more_count: int  # stories of the section the email leaves to the web page
+    more_label: str  # "4 more stories in this section on the web page"
+    more_href: str | None  # the section on the web page; None without a base_url
+    links: tuple[LinkRef, ...]  # the text part's numbered references of this section
+    bar_percent: int  # "at a glance" bar: count relative to the largest section, 1-100
+    country_href: str  # the country page, relative to the archive folder (web only)
+
+
+@dataclass(frozen=True, slots=True)
+class IssueView:
+    lang: str
+    title: str
+    subject: str
+    preheader: str
+    issue_label: str  # "Issue #3" / "第3号"
+    week: str
+    week_range: str
+    story_count: int
+    story_count_label: str
+    empty_note: str  # shown instead of the sections when there are none
+    sections: tuple[SectionView, ...]
+    web_url: str | None  # "view in browser"; None when archive.base_url is empty
+    unsubscribe_url: str
+    contact: str
+    index_href: str  # the archive index, relative to the web page
+    feed_href: str
+
+
+# --- links and dates ------------------------------------------------------------
+
+_PATH_SAFE = "/%:@!$&'()*+,;=-._~"
+_QUERY_SAFE = _PATH_SAFE + "?[]"
+
+
+def safe_href(url: str) -> str | None:
+    """An ASCII http(s) URL fit for an href, or None if `url` isn't http(s).
+
+    Hosts are IDNA-encoded and paths percent-encoded here rather than left to
+    lxml, which would percent-encode a non-ASCII host into a broken one.
+    """
+    url = url.strip()
+    if not url or CONTROL_CHARS.search(url):
+        return None
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        return None
+    try:
+        ascii_host = host.encode("idna").decode("ascii") if not host.isascii() else host
+    except UnicodeError:
+        return None
+    netloc = f"[{ascii_host}]" if ":" in ascii_host else ascii_host
+    if port is not None:
+        netloc += f":{port}"
+    if parts.username is not None:
+        userinfo = quote(parts.username, safe="%")
+        if parts.password is not None:
+            userinfo += ":" + quote(parts.password, safe="%")
+        netloc = f"{userinfo}@{netloc}"
+    return urlunsplit(
+        (
+            parts.scheme.lower(),
+            netloc,
+            quote(parts.path, safe=_PATH_SAFE),
+            quote(parts.query, safe=_QUERY_SAFE),
+            quote(parts.fragment, safe=_QUERY_SAFE),
+        )
+    )
+
+
+def issue_date_range(start: datetime, end: datetime, timezone: str) -> tuple[date, date]:
+    """The seven local days an issue is named for: from the day its window starts.
+
+    An issue published Monday 08:00 covers Mon 08:00 → Mon 08:00; readers know it
+    as "Nov 16 – 22", the week it reports on, not "Nov 16 – 23".
+    """
+    zone = ZoneInfo(timezone)
+    first = start.astimezone(zone).date()
+    last = (end - timedelta(days=1)).astimezone(zone).date()
+    return first, max(first, last)
+
+
+def _normalise_cldr(text: str) -> str:
+    return text.replace("\u2009", " ").replace("\u202f", " ").replace("～", "〜")
+
+
+def format_date_range(first: date, last: date, language: str) -> str:
+    """ja `2026年11月16日〜22日`, en `Nov 16 – 22, 2026`; across months and years too."""
+    if first == last:
+        text = format_skeleton("yMMMd", first, locale=language)
+    else:
+        text = format_interval(first, last, "yMMMd", locale=language)
+    return _normalise_cldr(str(text))
+
+
+def format_long_date(moment: datetime, timezone: str, language: str) -> str:
+    """ja `2026年11月18日`, en `Nov 18, 2026`, in `timezone`: for lists spanning years."""
+    local = moment.astimezone(ZoneInfo(timezone)).date()
+    return _normalise_cldr(str(format_skeleton("yMMMd", local, locale=language)))
+
+
+def format_short_date(moment: datetime, timezone: str, language: str) -> str:
+    """ja `11月18日`, en `Nov 18`, in the issue's time zone."""
+    local = moment.astimezone(ZoneInfo(timezone))
+    return _normalise_cldr(str(format_skeleton("MMMd", local, locale=language)))
+
+
+def _iso_utc(moment: datetime) -> str:
+    return moment.astimezone(ZoneInfo("UTC")).isoformat().replace("+00:00", "Z")
+
+
+# --- building the view ---------------------------------------------------------------
+
+
+def _section_name(section: Section, language: str) -> str:
+    name = one_line(section.name)
+    if name:
+        return name
+    if section.code == GLOBAL_SECTION:
+        return message(language, "global")
+    territory = Locale.parse(language).territories.get(section.code)
+    return str(territory) if territory else section.code
+
+
+def _code_slug(code: str) -> str:
+    # Letters, digits and '-' only: safe as an id and as a file name.
+    return re.sub(r"[^a-z0-9]+", "-", code.lower()).strip("-") or "x"
+
+
+def _section_anchor(code: str) -> str:
+    return "section-" + _code_slug(code)
+
+
+def country_page_href(code: str) -> str:
+    """The page listing a section's stories across issues, relative to the archive
+    folder: `country/kr.html`, `country/global.html`."""
+    return f"{COUNTRY_FOLDER}/{_code_slug(code)}.html"
+
+
+def _bar_percent(count: int, largest: int) -> int:
+    # Proportional to the count, the largest section filling the track; never
+    # below 1 %, or a one-story section would draw no bar at all.
+    return max(1, round(100 * count / largest)) if largest else 0
+
+
+class _Refs:
+    """Numbers the links of the text part, in reading order."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.pending: list[LinkRef] = []
+
+    def take(self, href: str | None) -> int | None:
+        if href is None:
+            return None
+        self.count += 1
+        self.pending.append(LinkRef(self.count, href))
+        return self.count
+
+    def flush(self) -> tuple[LinkRef, ...]:
+        out, self.pending = tuple(self.pending), []
+        return out
+
+
+def _story_view(story: Story, issue: Issue, refs: _Refs | None) -> StoryView:
+    """A story as shown; `refs` numbers its links for the text part (None: web only)."""
+    if refs is None:
+        refs = _Refs()  # numbers nobody sees: the text part shows only the lead
+    href = safe_href(story.url)
+    ref = refs.take(href)
+    also: list[AlsoView] = []
+    for other in story.also:
+        other_href = safe_href(other.url)
+        source = one_line(other.source)
+        other_ref = refs.take(other_href)
+        also.append(AlsoView(source, other_href, other_ref, _with_ref(source, other_ref)))
+    return StoryView(
+        anchor=story.anchor,
+        title=one_line(story.title),
+        href=href,
+        ref=ref,
+        source=one_line(story.source),
+        date=format_short_date(story.published, issue.timezone, issue.language),
+        date_iso=_iso_utc(story.published),
+        summary=truncate_summary(story.summary),
+        also=tuple(also),
+        text_title=_with_ref(one_line(story.title), ref),
+        also_about=(
+            message(
+                issue.language,
+                "also_about",
+                country=country_name(story.second_country, issue.language),
+            )
+            if story.second_country and story.second_country != story.country
+            else ""
+        ),
+    )
+
+
+def _with_ref(label: str, ref: int | None) -> str:
+    return f"{label} [{ref}]" if ref is not None else label
+
+
+def _truncate_line(text: str, width: int) -> str:
+    if display_width(text) <= width:
+        return text
+    return text[: prefix_within(text, width - 1)].rstrip() + "…"
+
+
+def build_view(issue: Issue, settings: Settings) -> IssueView:
+    """Everything the templates show, derived from `issue` and `settings`."""
+    lang = issue.language
+    refs = _Refs()
+    sections: list[SectionView] = []
+    largest = max((len(s.stories) for s in issue.sections), default=0)
+    for section in issue.sections:
+        if not section.stories:
+            continue
+        name = _section_name(section, lang)
+        cap = settings.digest.max_per_section
+        lead = tuple(_story_view(s, issue, refs) for s in section.stories[:cap])
+        links = refs.flush()
+        stories = lead + tuple(_story_view(s, issue, None) for s in section.stories[cap:])
+        count = len(stories)
+        more = count - len(lead)
+        anchor = _section_anchor(section.code)
+        base_url = settings.archive.base_url
+        sections.append(
+            SectionView(
+                code=section.code,
+                name=name,
+                anchor=anchor,
+                count=count,
+                count_label=plural(lang, "story_count", count),
+                toc_label=message(lang, "section_count", name=name, n=count),
+                stories=stories,
+                lead=lead,
+                more_count=more,
+                more_label=plural(lang, "more_stories", more) if more else "",
+                more_href=(
+                    safe_href(f"{base_url}{issue.week}.html#{anchor}")
+                    if base_url and more
+                    else None
+                ),
+                links=links,
+                bar_percent=_bar_percent(count, largest),
+                country_href=country_page_href(section.code),
+            )
+        )
+    title = one_line(issue.title)
+    first, last = issue_date_range(issue.start, issue.end, issue.timezone)
+    week_range = format_date_range(first, last, lang)
+    total = sum(s.count for s in sections)
+    total_label = plural(lang, "story_count", total)
+    subject = one_line(message(lang, "subject", title=title, number=issue.number, range=week_range))
+    separator = message(lang, "list_separator")
+    # An empty issue is mailed only as a quiet-week note (`[schedule] empty_week`).
+    empty_note = "quiet_week" if settings.schedule.empty_week == "quiet" else "no_stories"
+    if sections:
+        preheader = message(
+            lang,
+            "preheader",
+            count=total_label,
+            sections=separator.join(s.toc_label for s in sections),
+        )
+    else:
+        preheader = message(lang, empty_note)
+    base_url = settings.archive.base_url
+    return IssueView(
+        lang=lang,
+        title=title,
+        subject=subject,
+        preheader=_truncate_line(one_line(preheader), PREHEADER_WIDTH),
+        issue_label=message(lang, "issue_number", number=issue.number),
+        week=issue.week,
+        week_range=week_range,
+        story_count=total,
+        story_count_label=total_label,
+        empty_note=message(lang, empty_note),
+        sections=tuple(sections),
+        web_url=safe_href(f"{base_url}{issue.week}.html") if base_url else None,
+        unsubscribe_url=UNSUBSCRIBE_PLACEHOLDER,
+        contact=one_line(settings.digest.contact),
+        index_href="index.html",
+        feed_href="feed.xml",
+    )
