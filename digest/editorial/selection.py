@@ -3,9 +3,10 @@
 Owns: the pure decisions of an issue. Week arithmetic (an issue covers the
 7 days that end at its publish time, and is named by the ISO week in which most
 of those days fall), merging reports of one event into one story (the decision
-itself is `digest.editorial.cluster`'s), classification into country sections, and ranking
-the stories of a section (every story is kept; the email's cut is rendering's). Takes data and a `now`; touches no network, no
-database and no clock. Doesn't own: storage (`digest.state.store`) or presentation
+itself is `digest.editorial.cluster`'s), classification into country sections,
+and ranking the stories of a section (every story is kept; the email's cut is
+rendering's). Takes data and a `now`; touches no network, no database and no
+clock. Doesn't own: storage (`digest.state.store`) or presentation
 (`digest.render.view`).
 
 Which posts an issue may hold: those of its window, minus any published before
