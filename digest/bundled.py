@@ -30,7 +30,9 @@ def _root() -> Path:
 def check() -> None:
     """Raise a clear error, not a traceback later, when an install lost its data files."""
     missing = [
-        p for p in (TEMPLATES_DIR, PLACES_FILE, TOPICS_FILE, EXAMPLE_CONFIG) if not p.exists()
+        p
+        for p in (TEMPLATES_DIR, PLACES_FILE, TOPICS_FILE, EXAMPLE_CONFIG, ENTITIES_DIR)
+        if not p.exists()
     ]
     if missing:
         raise DigestError(
@@ -44,3 +46,4 @@ TEMPLATES_DIR = ROOT / "templates"  # Jinja2 templates and base.css
 PLACES_FILE = ROOT / "config" / "places.toml"  # names that settle a story's country
 TOPICS_FILE = ROOT / "config" / "topics.toml"  # keywords of `filter = "ai"`
 EXAMPLE_CONFIG = ROOT / "config" / "digest.toml"  # the commented config `digest init` writes
+ENTITIES_DIR = ROOT / "config" / "entities"  # the knowledge base: who is who, *.tsv

@@ -182,7 +182,7 @@ def test_a_broken_user_template_is_one_line_naming_file_and_line(
     assert code == 2
     assert err[0] == (
         f"digest: error: {mine / 'issue_web.html.j2'}:1: undefined: "
-        "'digest.render.issue.IssueView object' has no attribute 'no_such_thing'"
+        "'digest.render.view.IssueView object' has no attribute 'no_such_thing'"
     )
 
 

@@ -38,7 +38,8 @@ def bundled_names(names: list[str], prefix: str) -> set[str]:
 def repo_data_files() -> set[str]:
     templates = {f"templates/{p.name}" for p in (ROOT / "templates").iterdir() if p.is_file()}
     config = {f"config/{name}" for name in ("digest.toml", "places.toml", "topics.toml")}
-    return templates | config
+    entities = {f"config/entities/{p.name}" for p in (ROOT / "config" / "entities").iterdir()}
+    return templates | config | entities
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,34 @@
+"""Name matching at word edges in every script: Latin words, katakana runs, hangul words."""
+
+from __future__ import annotations
+
+import pytest
+
+from digest.editorial.matching import TermMatcher
+
+MATCHER = TermMatcher(
+    [("メタ", "meta"), ("グーグル", "google"), ("애플", "apple"), ("삼성전자", "samsung"),
+     ("India", "IN"), ("=Meta", "meta"), ("中国", "CN"), ("インド", "IN")]
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("メタ、新しいAIモデル", ["meta"]),
+        ("メタバース市場が拡大", []),  # inside a longer katakana word
+        ("グーグル・クラウドが値下げ", ["google"]),  # "・" separates words
+        ("米グーグルは", ["google"]),
+        ("애플은 새 아이폰을", ["apple"]),  # a particle ends the word
+        ("애플과의 협력", ["apple"]),
+        ("애플리케이션 시장", []),  # a longer word, not a particle
+        ("신애플", []),  # a hangul name must start its word
+        ("삼성전자가 판교에", ["samsung"]),
+        ("Indiana and India", ["IN"]),
+        ("meta-analysis by Meta", ["meta"]),
+        ("中国市场", ["CN"]),  # Han names match anywhere
+        ("インドネシアとインド", ["IN"]),  # katakana: インド is not inside インドネシア
+    ],
+)
+def test_names_match_only_whole_words_of_their_script(text: str, found: list[str]) -> None:
+    assert MATCHER.find(text) == found
