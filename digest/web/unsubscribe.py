@@ -25,9 +25,8 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from digest.errors import DigestError
-from digest.models import Subscriber
 from digest.state.store import Store
-from digest.tokens import unsubscribe_url, verify_token
+from digest.tokens import MAX_ID, unsubscribe_url, verify_token
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +34,6 @@ MAX_BODY = 4096  # a one-click form is ~30 bytes; anything longer is refused unr
 _LENGTH = re.compile(r"[0-9]{1,9}")  # ASCII digits only: int() also takes " 1", "+1", "١"
 # <id>.<signature>: ASCII digits (str.isdigit also accepts '²'), urlsafe base64.
 _TOKEN = re.compile(r"([0-9]{1,19})\.([A-Za-z0-9_-]{1,64})")
-_MAX_ID = 2**63 - 1  # SQLite's INTEGER
 _MAX_FIELDS = 8
 
 
@@ -75,7 +73,7 @@ def make_wsgi_app(store_path: Path, key: bytes, title: str = "Unsubscribe") -> A
             return invalid(start)
         try:
             with Store(store_path) as store:
-                subscriber = verify_token(key, token, lambda sid: _lookup(store, sid))
+                subscriber = verify_token(key, token, store.subscriber)
                 if subscriber is None:
                     return invalid(start)
                 if method == "POST":
@@ -147,10 +145,6 @@ def _token(environ: dict[str, Any], method: str) -> str:
     if len(tokens) != 1:
         raise _BadRequest(f"{len(tokens)} tokens")
     match = _TOKEN.fullmatch(tokens[0])
-    if match is None or int(match.group(1)) > _MAX_ID:
+    if match is None or int(match.group(1)) > MAX_ID:
         raise _BadRequest(f"token {tokens[0][:80]!r} is malformed")
     return tokens[0]
-
-
-def _lookup(store: Store, subscriber_id: int) -> Subscriber | None:
-    return store.subscriber(subscriber_id) if 0 < subscriber_id <= _MAX_ID else None
