@@ -22,7 +22,7 @@ from pathlib import Path
 
 from corpus import DEFAULT_FEEDS, DEFAULT_HINTS, DEFAULT_LABELS, gather_corpus, read_hints
 
-from digest.editorial.classify import Classifier, load_places
+from digest.run.pipeline import classifier as pipeline_classifier
 
 GLOBAL = "Global"
 
@@ -39,13 +39,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--no-hints", action="store_true", help="classify without feed hints")
     ap.add_argument("--quiet", action="store_true", help="do not list the wrong titles")
+    ap.add_argument(
+        "--explain", action="store_true", help="under each wrong title, the names found"
+    )
     args = ap.parse_args(argv)
 
     hints = {} if args.no_hints else read_hints(args.hints)
     items, settings = gather_corpus(args.feeds, args.labels, hints=hints)
     feed_of = {f.url: f for f in settings.feeds}
     countries = settings.digest.countries
-    classifier = Classifier(countries, settings.aliases, load_places(settings.places_file))
+    classifier = pipeline_classifier(settings)
     unmatched = [i for i in items if i.post is None]
     scored = [i for i in items if i.post is not None]
 
@@ -113,6 +116,9 @@ def main(argv: list[str] | None = None) -> int:
                     f"  {item.country}→{verdict.country or 'none'} [{item.file}] "
                     f"{item.title[:80]}  ({scores})"
                 )
+                if args.explain:
+                    for e in verdict.evidence:
+                        print(f"      {e.where:7} {e.country} +{e.points:.2g}  {e.text} [{e.key}]")
     print("\n" + ("FAIL: " + "; ".join(failed) if failed else "PASS"))
     print(f"section accuracy: {accuracy:.3f}")
     return 1 if failed else 0

@@ -46,6 +46,7 @@ __all__ = ["parse_duration"]  # re-exported: durations are config values
 
 # Looked for in the current folder, in this order, without --config or $DIGEST_CONFIG:
 # what `digest init` writes, then the source checkout's example.
+ENTITIES_FILE_NAME = "entities.tsv"  # a user's knowledge-base rows, beside the config
 DEFAULT_CONFIG_PATHS = (Path("digest.toml"), Path("config/digest.toml"))
 ENV_CONFIG = "DIGEST_CONFIG"
 # Headers every DKIM signature covers (RFC 8058 asks for both List-Unsubscribe ones).
@@ -183,8 +184,23 @@ class Settings:
     dkim: DkimSettings | None = None  # [dkim]; None: messages go out unsigned
     places_file: Path = bundled.PLACES_FILE  # [digest] places
     topics_file: Path = bundled.TOPICS_FILE  # [digest] topics
+    # [digest] entities: the user's own rows of the knowledge base (config/entities/
+    # README.md), added to digest's; default `entities.tsv` beside the config, if any.
+    entities_file: Path | None = None
     delivery: DeliverySettings = DeliverySettings()  # [delivery]
     schedule: ScheduleSettings = ScheduleSettings()  # [schedule]
+
+
+def _entities_file(table: Table, source: Path) -> Path | None:
+    """`[digest] entities`, else `entities.tsv` beside the config, else None. Its rows
+    are checked when the classifier reads them (`digest.run.pipeline.classifier`)."""
+    given = table.text("entities")
+    path = source.parent / (given or ENTITIES_FILE_NAME)
+    if path.is_file():
+        return path
+    if given:
+        raise table.error("entities", f"{path} is not a file")
+    return None
 
 
 def config_path(cli_value: str | None) -> Path:
@@ -376,6 +392,7 @@ def parse_settings(data: Mapping[str, Any], source: Path) -> Settings:
         countries.append(code)
     places_file = data_file(d, source, "places", bundled.PLACES_FILE)
     topics_file = data_file(d, source, "topics", bundled.TOPICS_FILE)
+    entities_file = _entities_file(d, source)
     max_per_section = d.take("max_per_section", int, dflt.max_per_section)
     positive(d, "max_per_section", max_per_section)
     digest = DigestSettings(
@@ -567,6 +584,7 @@ def parse_settings(data: Mapping[str, Any], source: Path) -> Settings:
         templates_dir=templates_dir,
         places_file=places_file,
         topics_file=topics_file,
+        entities_file=entities_file,
         dkim=dkim,
         delivery=delivery,
         schedule=schedule,

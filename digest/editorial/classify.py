@@ -42,15 +42,22 @@ How a story's country is decided
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import pickle
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import NamedTuple
 
+import babel
 from babel import Locale
 
-from digest import bundled
+from digest import __version__, bundled
+from digest.editorial.entities import Entity, load_entities
 from digest.editorial.matching import TermMatcher
 
 CLDR_LOCALES = ("en", "ja", "zh_Hans", "zh_Hant", "ko")
@@ -65,7 +72,22 @@ SUMMARY_CHARS = 1200  # the lead of a summary says what it is about; long tails 
 STORY_SEPARATORS = ("；", ";")  # "A；B；C": several stories in one item's title
 NEUTRAL = ""  # the code of names that name no country
 DOMESTIC = "*"  # the code of names that name the feed's own country
-LOCAL_PRIOR = 2.5  # a local feed's country: beats summary-only evidence, not a title mention
+LOCAL_PRIOR = 3.0  # a local feed's country: beats summary-only evidence, not a title mention
+
+# A product or model is what a story is about more often than who: "ChatGPT
+# arrives in Korea", "iPhone 17 の国内価格" are Korean and Japanese news. Its
+# maker's country counts, but a third as much as a company, agency or person.
+OBJECT_KINDS = frozenset({"product", "model"})
+OBJECT_SHARE = 1 / 3
+# A local feed that names a company or product of its own country is mostly a
+# company speaking of itself (OpenAI's blog names OpenAI and ChatGPT in every
+# post): the local prior stands for that, and its customers and partners are the
+# news. A city's news naming its own places and officials still counts.
+SELF_KINDS = frozenset({"company", "product", "model"})
+COUNTRY_KIND = "country"  # CLDR names, places.toml and [aliases]: they name a country
+# Less than this is no country: one product named in passing ("the TikTok
+# alternative"), one summary mention of a place. The story is Global.
+MIN_SCORE = 1.0
 
 # English CLDR names that are also ordinary words or names of people and states.
 AMBIGUOUS_ENGLISH = frozenset(
@@ -85,11 +107,33 @@ class Places:
     domestic: tuple[str, ...] = ()  # "国内", "국내": the country of the feed using them
 
 
+class Name(NamedTuple):
+    """What a listed name stands for."""
+
+    code: str  # ISO code of its country; NEUTRAL or DOMESTIC for the special words
+    key: str  # canonical: an entity id, "country:KR", else the name case-folded
+    kind: str  # COUNTRY_KIND or an entity kind (company, product, model, person ...)
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One name found in a story, and the points it gave its country."""
+
+    text: str  # as written in the story
+    key: str  # the entity id or "country:KR"
+    kind: str
+    country: str
+    where: str  # "title" or "summary"
+    points: float
+
+
 @dataclass(frozen=True, slots=True)
 class Classification:
     country: str  # ISO code of the primary country; may be outside the configured list
     second: str = ""  # a second configured country worth a tag, or ""
     scores: tuple[tuple[str, float], ...] = ()  # for explaining decisions, best first
+    evidence: tuple[Evidence, ...] = ()  # the names behind the scores, in reading order
+    reason: str = ""  # one line: why the winner won
 
 
 @cache
@@ -116,6 +160,50 @@ def load_places(path: Path = bundled.PLACES_FILE) -> Places:
     return Places(names=names, neutral=neutral, domestic=domestic)
 
 
+def default_entities() -> tuple[Entity, ...]:
+    """digest's own knowledge base (config/entities/*.tsv)."""
+    return load_entities(bundled.ENTITIES_DIR)
+
+
+def _usable_entity_name(name: str) -> bool:
+    """Short Latin names of a knowledge base of thousands are mostly noise: "=LG",
+    "SK", "A3" and "5G" name many things; places.toml and [aliases] may still list them."""
+    text = name.removeprefix("=").strip()
+    if not text.isascii():
+        return True
+    if len(text) <= 2:
+        return False
+    return not (len(text) == 3 and any(ch.isdigit() for ch in text))
+
+
+CACHE_PREFIX = "names-"
+
+
+def _cache_key(aliases: Mapping[str, Iterable[str]], files: Iterable[Path]) -> str:
+    stats = []
+    for path in files:
+        stat = path.stat()
+        stats.append([str(path.resolve()), stat.st_size, stat.st_mtime_ns])
+    payload = json.dumps(
+        [__version__, babel.__version__, stats, sorted((k, list(v)) for k, v in aliases.items())],
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:20]
+
+
+def _write_cache(path: Path, data: bytes) -> None:
+    """Best effort: a cache that cannot be written costs a rebuild next time, no more."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for old in path.parent.glob(f"{CACHE_PREFIX}*.pickle"):
+            old.unlink(missing_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
 def split_title(title: str) -> tuple[str, str]:
     """(the first story of a title, the rest)."""
     for sep in STORY_SEPARATORS:
@@ -125,11 +213,59 @@ def split_title(title: str) -> tuple[str, str]:
     return title, ""
 
 
+def _name_table(
+    places: Places,
+    aliases: Mapping[str, Iterable[str]],
+    entities: Iterable[Entity],
+) -> list[tuple[str, Name]]:
+    """Every listed name (as written, "=Name" for exact case) and what it stands
+    for. Later tables win a name, whatever its case marker: CLDR, then places.toml,
+    then the knowledge base (digest's rows, then the user's entities.tsv), then the
+    user's [aliases]; neutral and domestic words last. A places or alias name that
+    gives an entity's own country keeps the entity's id, so 三星 and Samsung stay
+    one actor."""
+    # lower-cased text → (table rank, [(as written, meaning)]): a later table
+    # replaces every case variant of an earlier one, variants of one table stay
+    # ("=vivo | =Vivo | =VIVO").
+    table: dict[str, tuple[int, list[tuple[str, Name]]]] = {}
+
+    def put(rank: int, written: str, name: Name) -> None:
+        text = written.removeprefix("=").strip().lower()
+        known = table.get(text)
+        if known is None or known[0] != rank:
+            table[text] = (rank, [(written, name)])
+        else:
+            known[1].append((written, name))
+
+    def add_places(rank: int, source: Mapping[str, Iterable[str]]) -> None:
+        for code, names in source.items():
+            for written in names:
+                text = written.removeprefix("=").strip()
+                known = table.get(text.lower())
+                if known is None or known[1][0][1].code != code:
+                    put(rank, written, Name(code, text.casefold(), COUNTRY_KIND))
+
+    for written, code in _cldr_names().items():
+        put(0, written, Name(code, f"country:{code}", COUNTRY_KIND))
+    add_places(1, places.names)
+    for entity in entities:
+        for written in entity.names:
+            if _usable_entity_name(written):
+                put(2, written, Name(entity.country, entity.id, entity.kind))
+    add_places(3, aliases)
+    for written in places.neutral:
+        put(4, written, Name(NEUTRAL, "", ""))
+    for written in places.domestic:
+        put(4, written, Name(DOMESTIC, "", ""))
+    return [pair for _, pairs in table.values() for pair in pairs]
+
+
 class Classifier:
     """Compiled name tables for one configuration. Reuse it for many stories.
 
     Name matching is `digest.editorial.matching.TermMatcher`: one pass over the text,
-    whatever the number of names.
+    whatever the number of names. `Classifier.from_files` reads the data files and
+    keeps the compiled names in a cache folder for the next run.
     """
 
     def __init__(
@@ -137,27 +273,66 @@ class Classifier:
         countries: Sequence[str],
         aliases: Mapping[str, Iterable[str]] | None = None,
         places: Places | None = None,
+        entities: Iterable[Entity] | None = None,
+        *,
+        matcher: TermMatcher[Name] | None = None,
     ) -> None:
         self.countries = tuple(countries)
-        places = places if places is not None else load_places()
-        raw: dict[str, str] = dict(_cldr_names())
-        for table in (places.names, aliases or {}):
-            for code, names in table.items():
-                for name in names:
-                    raw[name] = code
-        for name in places.neutral:
-            raw[name] = NEUTRAL
-        for name in places.domestic:
-            raw[name] = DOMESTIC
-        self._matcher = TermMatcher(raw.items())
+        if matcher is None:
+            table = _name_table(
+                places if places is not None else load_places(),
+                aliases or {},
+                default_entities() if entities is None else entities,
+            )
+            matcher = TermMatcher(table)
+        self._matcher = matcher
+
+    @classmethod
+    def from_files(
+        cls,
+        countries: Sequence[str],
+        aliases: Mapping[str, Iterable[str]],
+        places_file: Path,
+        entities_dir: Path = bundled.ENTITIES_DIR,
+        user_entities: Path | None = None,
+        cache_dir: Path | None = None,
+    ) -> Classifier:
+        """A classifier for these data files. With `cache_dir`, the compiled names
+        are kept there (one pickle, named by a hash of the files' paths, sizes and
+        times, the aliases and digest's version) and read back while nothing
+        changed: 25,000 names cost a build once, not on every run."""
+        files = [places_file, *sorted(entities_dir.glob("*.tsv"))]
+        if user_entities is not None:
+            files.append(user_entities)
+        key = _cache_key(aliases, files)
+        cached = cache_dir / f"{CACHE_PREFIX}{key}.pickle" if cache_dir else None
+        if cached is not None:
+            try:
+                matcher = pickle.loads(cached.read_bytes())
+            except FileNotFoundError:
+                pass
+            except Exception:  # a torn or foreign file: build afresh, and replace it
+                cached.unlink(missing_ok=True)
+            else:
+                if isinstance(matcher, TermMatcher):
+                    return cls(countries, matcher=matcher)
+        entities = load_entities(entities_dir, [user_entities] if user_entities else [])
+        built = cls(countries, aliases, load_places(places_file), entities)
+        if cached is not None:
+            _write_cache(cached, pickle.dumps(built._matcher, protocol=pickle.HIGHEST_PROTOCOL))
+        return built
+
+    def _found(self, text: str) -> list[tuple[str, Name]]:
+        return [(text[start:end], name) for start, end, name in self._matcher.spans(text)]
 
     def mentions(self, text: str) -> list[str]:
         """Country codes named in `text`, in order, one per mention (neutral names
         hide what is inside them and name nothing; domestic words give DOMESTIC)."""
-        return [code for code in self._matcher.find(text) if code != NEUTRAL]
+        return [name.code for _, name in self._found(text) if name.code != NEUTRAL]
 
     def names(self, title: str) -> frozenset[str]:
-        """The places, organisations and people a title's first story names, case-folded.
+        """The canonical keys of the actors, places and products a title's first
+        story names: Apple, 苹果, 애플 and アップル are one key.
 
         Two reports of one event name the same actors; near-duplicate matching
         uses this to keep "Samsung opens a lab in Seoul" apart from "Naver opens
@@ -165,9 +340,7 @@ class Classifier:
         """
         head, _ = split_title(title)
         return frozenset(
-            head[start:end].casefold()
-            for start, end, code in self._matcher.spans(head)
-            if code not in (NEUTRAL, DOMESTIC)
+            name.key for _, name in self._found(head) if name.code not in (NEUTRAL, DOMESTIC)
         )
 
     def classify(
@@ -176,39 +349,92 @@ class Classifier:
         """Decide a story's country. `hint` is its feed's country; `local` says the
         feed reports local news, so that stories naming no country are about `hint`."""
         head, rest = split_title(title)
-        named_in_title = self.mentions(head)
-        domestic_in_title = named_in_title.count(DOMESTIC) if hint else 0
-        in_title = [c for c in named_in_title if c != DOMESTIC]
-        in_summary = [
-            hint if c == DOMESTIC else c
-            for c in self.mentions(rest + "\n" + summary[:SUMMARY_CHARS])
-            if c != DOMESTIC or hint
-        ]
+        evidence: list[Evidence] = []
         scores: dict[str, float] = {}
         first_seen: dict[str, int] = {}
-        for i, code in enumerate(in_title):
-            scores[code] = scores.get(code, 0.0) + (
-                TITLE_REPEAT_WEIGHT if code in scores else TITLE_WEIGHT
-            )
-            first_seen.setdefault(code, i)
-        if in_title:
-            scores[in_title[0]] += SUBJECT_BONUS
+        subject, subject_share = "", 1.0
+        domestic_in_title = 0
+        for text, name in self._found(head):
+            if name.code == NEUTRAL:
+                continue
+            if name.code == DOMESTIC:
+                domestic_in_title += 1 if hint else 0
+                continue
+            if local and name.code == hint and name.kind in SELF_KINDS:
+                evidence.append(Evidence(text, name.key, name.kind, name.code, "title", 0.0))
+                continue
+            # The subject of a headline stands for its maker, whatever its kind:
+            # "萝卜快跑 goes driverless in Hong Kong" is Baidu's news. Not on a
+            # local feed: its own news is the rule, and only another country's
+            # actor or place in the title overrides it, not a product it writes about.
+            subject_here = not subject and not local
+            share = OBJECT_SHARE if name.kind in OBJECT_KINDS and not subject_here else 1.0
+            if name.code in scores:
+                # A repeat confirms; a stronger kind of name lifts the first mention.
+                points = TITLE_REPEAT_WEIGHT * share
+                earlier = max(
+                    e.points for e in evidence if e.country == name.code and e.where == "title"
+                )
+                lift = max(0.0, TITLE_WEIGHT * share - earlier)
+                points = max(points, lift)
+            else:
+                points = TITLE_WEIGHT * share
+            if not subject:
+                subject, subject_share = name.code, share
+            evidence.append(Evidence(text, name.key, name.kind, name.code, "title", points))
+            scores[name.code] = scores.get(name.code, 0.0) + points
+            first_seen.setdefault(name.code, len(first_seen))
+        if subject:
+            scores[subject] += SUBJECT_BONUS * subject_share
         if domestic_in_title:
             # "国内" says where, weakly; it is never the subject the way a name is.
             scores[hint] = scores.get(hint, 0.0) + TITLE_REPEAT_WEIGHT * domestic_in_title
-            first_seen.setdefault(hint, len(in_title))
+            first_seen.setdefault(hint, len(first_seen))
+            points = TITLE_REPEAT_WEIGHT * domestic_in_title
+            evidence.append(
+                Evidence("(domestic word)", f"country:{hint}", COUNTRY_KIND, hint, "title", points)
+            )
         from_summary: dict[str, float] = {}
-        for i, code in enumerate(in_summary):
-            from_summary[code] = min(SUMMARY_CAP, from_summary.get(code, 0.0) + SUMMARY_WEIGHT)
-            first_seen.setdefault(code, len(in_title) + i)
+        seen_in_summary: set[str] = set()
+        for text, name in self._found(rest + "\n" + summary[:SUMMARY_CHARS]):
+            # Each actor counts once: a summary that says "Microsoft" and then
+            # "마이크로소프트" names one company, not two pieces of evidence.
+            if name.key and name.key in seen_in_summary:
+                continue
+            seen_in_summary.add(name.key)
+            code = name.code
+            if code == NEUTRAL or (code == DOMESTIC and not hint):
+                continue
+            if code == DOMESTIC:
+                code = hint
+            if local and code == hint and name.kind in SELF_KINDS:
+                continue  # the feed speaking of itself, as in the title
+            share = OBJECT_SHARE if name.kind in OBJECT_KINDS else 1.0
+            before = from_summary.get(code, 0.0)
+            from_summary[code] = min(SUMMARY_CAP, before + SUMMARY_WEIGHT * share)
+            if from_summary[code] > before:
+                evidence.append(
+                    Evidence(
+                        text, name.key, name.kind, code, "summary", from_summary[code] - before
+                    )
+                )
+            first_seen.setdefault(code, len(first_seen))
         for code, points in from_summary.items():
             scores[code] = scores.get(code, 0.0) + points
-        if hint and (local or hint in scores):
-            scores[hint] = scores.get(hint, 0.0) + (LOCAL_PRIOR if local else HINT_PRIOR)
-            first_seen.setdefault(hint, len(in_title) + len(in_summary))
-        titled = set(in_title)
-        if not scores:
-            return Classification(country="")
+        if hint and (local or hint in {e.country for e in evidence if e.where == "title"}):
+            prior = LOCAL_PRIOR if local else HINT_PRIOR
+            scores[hint] = scores.get(hint, 0.0) + prior
+            first_seen.setdefault(hint, len(first_seen))
+            kind = "local" if local else "hint"
+            evidence.append(Evidence("(feed)", f"country:{hint}", kind, hint, "feed", prior))
+        if not scores or max(scores.values()) < MIN_SCORE:
+            return Classification(
+                country="",
+                scores=tuple(sorted(scores.items(), key=lambda cs: -cs[1])),
+                evidence=tuple(evidence),
+                reason="no country is named enough: a passing mention is not a subject",
+            )
+        titled = {e.country for e in evidence if e.where == "title"}
         order = {code: i for i, code in enumerate(self.countries)}
 
         def rank(code: str) -> tuple[float, int, int, int]:
@@ -228,4 +454,22 @@ class Classifier:
             country=primary,
             second=second,
             scores=tuple((c, scores[c]) for c in ranked),
+            evidence=tuple(evidence),
+            reason=_reason(primary, ranked, scores, hint, subject),
         )
+
+
+def _reason(
+    primary: str, ranked: list[str], scores: Mapping[str, float], hint: str, subject: str
+) -> str:
+    """Why `primary` won, in the words an editor uses."""
+    if len(ranked) == 1:
+        return f"{primary} is the only country named"
+    runner = ranked[1]
+    if scores[primary] > scores[runner]:
+        return f"{primary} scores {scores[primary]:g}, ahead of {runner} ({scores[runner]:g})"
+    if primary == hint:
+        return f"{primary} ties with {runner} at {scores[primary]:g}; the feed's country wins"
+    if primary == subject:
+        return f"{primary} ties with {runner} at {scores[primary]:g}; it is named first"
+    return f"{primary} ties with {runner} at {scores[primary]:g}; it comes first"

@@ -41,9 +41,13 @@ class Entity:
 
 def read_entities(path: Path) -> list[Entity]:
     """The rows of one TSV file, in order. Raises `EntityFileError`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise EntityFileError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from e
     lines = [
         (number, line)
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        for number, line in enumerate(text.splitlines(), start=1)
         if line.strip() and not line.startswith("#")
     ]
     if not lines:
@@ -80,9 +84,10 @@ def read_entities(path: Path) -> list[Entity]:
 
 
 @cache
-def _load(paths: tuple[Path, ...]) -> tuple[Entity, ...]:
+def _load(files: tuple[tuple[Path, int, int], ...]) -> tuple[Entity, ...]:
+    # Keyed by size and time too: a daemon sees the user's edits on its next run.
     by_id: dict[str, Entity] = {}
-    for path in paths:
+    for path, _, _ in files:
         for entity in read_entities(path):
             by_id[entity.id] = entity  # a later file (the user's) replaces by id
     return tuple(by_id.values())
@@ -91,4 +96,4 @@ def _load(paths: tuple[Path, ...]) -> tuple[Entity, ...]:
 def load_entities(folder: Path, extra: Iterable[Path] = ()) -> tuple[Entity, ...]:
     """Every `*.tsv` of `folder` (digest's own, by file name), then `extra` files."""
     paths = (*sorted(folder.glob("*.tsv")), *extra)
-    return _load(tuple(paths))
+    return _load(tuple((p, p.stat().st_size, p.stat().st_mtime_ns) for p in paths))

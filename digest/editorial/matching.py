@@ -19,10 +19,9 @@ whatever the number of names; boundaries and case are checked afterwards.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
-from ahocorasick_rs import AhoCorasick
+from ahocorasick_rs import AhoCorasick, Implementation
 
 T = TypeVar("T")
 
@@ -89,8 +88,14 @@ def _at_boundary(text: str, start: int, end: int, script: str) -> bool:
     return True
 
 
-@dataclass(frozen=True, slots=True)
-class _Term(Generic[T]):
+def _automaton(patterns: list[str]) -> AhoCorasick | None:
+    # The non-contiguous NFA builds fastest, and finds as fast on headline-sized text.
+    if not patterns:
+        return None
+    return AhoCorasick(patterns, implementation=Implementation.NoncontiguousNFA)
+
+
+class _Term(NamedTuple, Generic[T]):
     text: str  # as written, without the "=" marker
     value: T
     script: str  # LATIN, KATAKANA, HANGUL or OTHER: how its edges are checked
@@ -113,7 +118,16 @@ class TermMatcher(Generic[T]):
             exact = exact or (script == LATIN and text.isupper())
             self._terms.append(_Term(text, value, script, exact))
             patterns.append(text.lower())
-        self._automaton = AhoCorasick(patterns) if patterns else None
+        self._automaton = _automaton(patterns)
+
+    # A compiled matcher pickles without its automaton (a Rust object) and builds
+    # it again on loading: that is the cheap half of compiling 25,000 names.
+    def __getstate__(self) -> list[tuple[str, T, str, bool]]:
+        return [(t.text, t.value, t.script, t.exact_case) for t in self._terms]
+
+    def __setstate__(self, state: list[tuple[str, T, str, bool]]) -> None:
+        self._terms = list(map(_Term._make, state))
+        self._automaton = _automaton([t.text.lower() for t in self._terms])
 
     def find(self, text: str) -> list[T]:
         """The values of the names found in `text`: leftmost-longest, non-overlapping."""

@@ -21,7 +21,8 @@ from urllib.parse import urlsplit
 
 from digest.config import Settings
 from digest.credentials import Secrets
-from digest.editorial.classify import Classifier, load_places
+from digest.editorial.classify import Classifier
+from digest.editorial.entities import EntityFileError
 from digest.editorial.relevance import Relevance, load_topics
 from digest.editorial.selection import (
     LATE_HORIZON,
@@ -114,11 +115,28 @@ def issue_model(
         now=frozen_at or now,
         feed_names=feed_names(settings, store),
         feeds={f.url: f for f in settings.feeds},
-        classifier=Classifier(
-            settings.digest.countries, settings.aliases, load_places(settings.places_file)
-        ),
+        classifier=classifier(settings),
         relevance=Relevance(load_topics(settings.topics_file)),
     )
+
+
+def classifier(settings: Settings) -> Classifier:
+    """The country classifier for these settings: CLDR names, places.toml, the
+    knowledge base with the user's `entities.tsv`, and [aliases]; its compiled
+    names are cached beside the database (`cache/`), rebuilt when a file changes."""
+    try:
+        return Classifier.from_files(
+            settings.digest.countries,
+            settings.aliases,
+            settings.places_file,
+            user_entities=settings.entities_file,
+            cache_dir=settings.storage_path.parent / "cache",
+        )
+    except EntityFileError as e:
+        raise ConfigError(
+            str(e), file=str(settings.source), key="entities",
+            hint="see config/entities/README.md for the columns",
+        ) from e  # fmt: skip
 
 
 def freeze_week(settings: Settings, store: Store, week: str, now: datetime) -> bool:
