@@ -326,3 +326,72 @@ def test_titles_naming_different_actors_are_different_events() -> None:
         named("Samsung opens new research lab in Seoul's Pangyo", 5, "b"),
     ]
     assert cluster(together) == [[0, 1]]
+
+
+# -- event signatures ------------------------------------------------------------
+
+
+def _signed(title: str, summary: str, hours: float, source: str) -> Doc:
+    """A doc as selection builds it: canonical names of its title and lead."""
+    return Doc(
+        title,
+        summary,
+        f"https://{source}.example/{hours}",
+        T0 + timedelta(hours=hours),
+        source,
+        names=NAMES.names(title),
+        lead_names=NAMES.keys(summary),
+    )
+
+
+def test_one_event_in_two_languages_merges_on_its_signature() -> None:
+    english = _signed(
+        "Apple posts record quarterly revenue of $94.0bn",
+        "Apple reported revenue of $94.0 billion for its fiscal third quarter.",
+        0,
+        "apple",
+    )
+    chinese = _signed(
+        "苹果季度营收创纪录，达940亿美元", "苹果公司公布第三财季营收940亿美元。", 20, "36kr"
+    )
+    assert cluster([english, chinese]) == [[0, 1]]
+    # Without the signature (no canonical names) the texts share nothing.
+    plain = [Doc(d.title, d.summary, d.url, d.published, d.source) for d in (english, chinese)]
+    assert len(cluster(plain)) == 2
+
+
+def test_one_amount_in_three_scripts_merges() -> None:
+    english = "Samsung Electronics reported an operating profit of 10.1 trillion won."
+    chinese = "三星电子公布营业利润10.1万亿韩元。"
+    korean = "삼성전자가 영업이익 10조1000억원을 기록했다."
+    docs = [
+        _signed("Samsung Electronics posts ₩10.1tn operating profit", english, 0, "a"),
+        _signed("三星电子营业利润10.1万亿韩元", chinese, 6, "b"),
+        _signed("삼성전자 영업이익 10조 1000억 원", korean, 9, "c"),
+    ]
+    assert cluster(docs) == [[0, 1, 2]]
+
+
+def test_a_signature_needs_the_same_version_and_time() -> None:
+    release = _signed("Alibaba releases Qwen3.8", "Alibaba's Qwen3.8 model is open.", 0, "a")
+    other = _signed("阿里发布Qwen3.9", "阿里巴巴的Qwen3.9模型开源。", 5, "b")
+    assert len(cluster([release, other])) == 2  # two releases
+    later = _signed("阿里发布Qwen3.8", "阿里巴巴的Qwen3.8模型开源。", 24 * 5, "b")
+    assert len(cluster([release, later])) == 2  # five days on: a follow-up
+
+
+def test_a_model_and_its_maker_alone_are_not_an_event() -> None:
+    # One outlet, two stories naming only Kimi K3: rankings, then a cloud port.
+    a = _signed(
+        "Kimi K3 tops the open-model rankings",
+        "In this week's leaderboard of open models Kimi K3 took first place.",
+        0,
+        "qbit",
+    )
+    b = _signed(
+        "A cloud adds Kimi K3 to its token factory",
+        "Jiuzhang Yunji finished adapting Kimi K3, the first 3T open model it hosts.",
+        20,
+        "qbit",
+    )
+    assert len(cluster([a, b])) == 2

@@ -343,6 +343,11 @@ class Classifier:
             name.key for _, name in self._found(head) if name.code not in (NEUTRAL, DOMESTIC)
         )
 
+    def keys(self, text: str) -> frozenset[str]:
+        """The canonical ids of the knowledge-base entities `text` names (not
+        countries or places.toml names): who acts, in any script."""
+        return frozenset(name.key for _, name in self._found(text) if "/" in name.key)
+
     def classify(
         self, title: str, summary: str = "", hint: str = "", *, local: bool = False
     ) -> Classification:

@@ -66,7 +66,19 @@ The algorithm, for one batch of docs (an issue's week, or a benchmark's 5,000):
    A pair merges when it is within the window, shares `MIN_SHARED` features
    or more, and the score reaches `THRESHOLD` plus `THRESHOLD_PER_DAY` for each
    day between the two reports.
-7. **Union-find** over merged pairs; each group lists its docs earliest first.
+7. **Event signature**, for reports whose wording shares little (two
+   languages, two angles): the canonical ids of the actors the title and lead
+   name (`Doc.names`, `Doc.lead_names`, from the knowledge base, so Apple,
+   苹果, 애플 and アップル are one id), the model or product versions and the
+   money amounts (`digest.editorial.figures`: "GPT-5.6" = "GPT 5.6",
+   "$94.0bn" = "940亿美元"). A pair within `SIGNATURE_DAYS` that shares an
+   actor and a version or an amount merges when the weighted Dice overlap of
+   the two signatures reaches `SIGNATURE_MIN`, after the version, amount and
+   date conflicts above (not the names one: the shared actor settles it). Two
+   items of one outlet need `EVENT_SHARED` signature features in common: an
+   outlet names its favourite model and maker in every follow-up. Pairs that
+   share a version or amount are candidates whatever their text.
+8. **Union-find** over merged pairs; each group lists its docs earliest first.
 
 The numbers were set on the labelled pairs of the shared corpus
 (tests/data/duplicate_pairs.tsv, benchmarks/duplicates.py); why each one is
@@ -84,6 +96,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
+from digest.editorial.figures import amounts, model_versions
+
 # Reports of one event come within a few days of each other; an issue spans 7,
 # so 4 days keeps a Monday and a Friday take on one topic apart.
 WINDOW = timedelta(days=4)
@@ -98,6 +112,17 @@ BOILERPLATE_MIN_DOCS = 5  # with fewer docs a shared word is as likely news as f
 IDF_PRIOR = 10.0  # pseudo-docs: idf stays between ~1.4 and ~1.8 in a two-doc batch
 
 W_NUMBER = 2.5  # "DeepSeek-V3", "10.1兆", "$75m": what tells two releases apart
+W_ENTITY = 1.5  # an actor's canonical id: a name, in whatever script
+
+# Event-signature features are marked by a character no text feature starts with.
+ENTITY, VERSION, AMOUNT = "\x01", "\x02", "\x03"
+_SIGNATURE_MARKS = ENTITY + VERSION + AMOUNT
+# Two reports of one event, in two languages or two wordings, share its signature:
+# at least one version or amount and one actor, most of the smaller signature
+# (by weight), within SIGNATURE_DAYS. Text need not match at all.
+SIGNATURE_MIN = 0.5
+EVENT_SHARED = 3
+SIGNATURE_DAYS = 3.0
 W_WORD = 1.0
 W_BIGRAM = 0.5
 
@@ -189,7 +214,10 @@ class Doc:
     url: str  # canonical, may be ""
     published: datetime  # aware
     source: str = ""  # the feed it came from: boilerplate is per source; "" = unknown
-    names: frozenset[str] = frozenset()  # places/organisations/people its title names
+    names: frozenset[str] = frozenset()  # canonical keys of who and where its title names
+    # Canonical keys of the actors its summary lead names (`Classifier.keys`):
+    # with the title's, the "who" of the event signature, in any script.
+    lead_names: frozenset[str] = frozenset()
 
 
 # -- features --------------------------------------------------------------------
@@ -311,6 +339,8 @@ def _shingles(text: str) -> set[str]:
 
 
 def _weight_class(feature: str) -> float:
+    if feature[0] in _SIGNATURE_MARKS:
+        return W_ENTITY if feature[0] == ENTITY else W_NUMBER
     if feature[0] > "\u2fff":  # CJK blocks start at U+2E80; bigrams never hold digits
         return W_BIGRAM
     if feature.isalpha() or not _DIGIT.search(feature):
@@ -327,6 +357,19 @@ class _Prepared:
     summary: str  # normalised, without the repeated title or links
     title_key: str
     url_key: str
+    signature: set[str]  # ENTITY/VERSION/AMOUNT features: who, which model, how much
+
+
+def _signature(doc: Doc, lead: str) -> set[str]:
+    """The event signature: the actors named (canonical ids, so Apple = 苹果 = 애플),
+    the model or product versions and the money amounts, written one way whatever
+    the language (`digest.editorial.figures`). Two reports of one event in two
+    languages share little else."""
+    out = {ENTITY + key for key in doc.names | doc.lead_names if "/" in key}
+    text = doc.title + "\n" + lead
+    out.update(VERSION + v for v in model_versions(text))
+    out.update(AMOUNT + a for a in amounts(text))
+    return out
 
 
 def _prepare(doc: Doc) -> _Prepared:
@@ -339,14 +382,16 @@ def _prepare(doc: Doc) -> _Prepared:
     lead = summary[:LEAD_CHARS]
     title_features = _features(title)
     lead_features = _features(lead)
+    signature = _signature(doc, doc.summary[:LEAD_CHARS])
     return _Prepared(
         title=title_features,
-        body=title_features | lead_features,
+        body=title_features | lead_features | signature,
         lead_numbers={f for f in lead_features if f[0].isdigit()},
         event_date=_event_date(lead),
         summary=summary,
         title_key=title_key(doc.title),
         url_key=url_key(doc.url),
+        signature=signature,
     )
 
 
@@ -419,6 +464,7 @@ class Batch:
                 p.title -= furniture
                 p.body -= furniture
                 p.lead_numbers -= furniture
+                p.signature -= furniture
 
     # -- scoring -------------------------------------------------------------
 
@@ -482,7 +528,7 @@ class Batch:
             score = max(score, self._copied(i, j))
         return score
 
-    def _conflicts(self, i: int, j: int) -> float:
+    def _conflicts(self, i: int, j: int, *, names: bool = True) -> float:
         factor = 1.0
         marks_a, marks_b = self._title_marks[i], self._title_marks[j]
         for stem, values in marks_a.items():
@@ -496,7 +542,7 @@ class Batch:
             factor *= CONFLICT_FACTOR
         # Both titles name who and where, and none in common: two actors, two events.
         names_a, names_b = self.docs[i].names, self.docs[j].names
-        if names_a and names_b and names_a.isdisjoint(names_b):
+        if names and names_a and names_b and names_a.isdisjoint(names_b):
             factor *= NAMES_CONFLICT_FACTOR
         da, db = a.event_date, b.event_date
         # A weekday and a calendar date may name the same day: only like with like.
@@ -533,8 +579,37 @@ class Batch:
         threshold = self.threshold(i, j)
         text = self._text_score(i, j)  # conflicts only lower it: skip them when short
         if text < threshold or len(self._prepared[i].body & self._prepared[j].body) < MIN_SHARED:
+            return self._same_signature(i, j)
+        return text * self._conflicts(i, j) >= threshold or self._same_signature(i, j)
+
+    def signature_score(self, i: int, j: int) -> float:
+        """How much of the smaller event signature the other shares, by weight, 0…1;
+        0 unless they share an actor and a version or amount."""
+        a, b = self._prepared[i].signature, self._prepared[j].signature
+        shared = a & b
+        if not shared:
+            return 0.0
+        kinds = {f[0] for f in shared}
+        # A model and its maker ("Kimi", "K3") name the model, not an event: an
+        # event adds a partner, a product, an amount.
+        if ENTITY not in kinds:
+            return 0.0
+        one_source = bool(self.docs[i].source) and self.docs[i].source == self.docs[j].source
+        # Two outlets naming one model version and its maker within days report
+        # one release; one outlet does that for every follow-up, so it needs more.
+        if not kinds & {VERSION, AMOUNT} or (one_source and len(shared) < EVENT_SHARED):
+            return 0.0
+        return 2 * self._shared(a, b) / (self._sum(a) + self._sum(b))
+
+    def _same_signature(self, i: int, j: int) -> bool:
+        if self.days_apart(i, j) > SIGNATURE_DAYS:
             return False
-        return text * self._conflicts(i, j) >= threshold
+        score = self.signature_score(i, j)
+        # The signature shares an actor already: titles naming the product and
+        # its maker ("GPT-5.6" / "OpenAI") are no conflict of names here.
+        return (
+            score >= SIGNATURE_MIN and score * self._conflicts(i, j, names=False) >= SIGNATURE_MIN
+        )
 
     # -- grouping ------------------------------------------------------------
 
@@ -567,11 +642,32 @@ class Batch:
                 while ts[j] - ts[members[start]] > window:
                     start += 1
                 shared.update([(i, j) for i in members[start:k]])
-        return [
+        pairs = {
             pair
             for pair, count in shared.items()
             if count >= SIGNATURE_SHARED or pair[0] in small or pair[1] in small
-        ]
+        }
+        pairs.update(self._signature_candidates(useful))
+        return sorted(pairs)
+
+    def _signature_candidates(self, useful: set[str]) -> set[tuple[int, int]]:
+        """Pairs that share a model version or an amount within SIGNATURE_DAYS: the
+        event-signature rule needs one, and two languages share few other features."""
+        postings: dict[str, list[int]] = defaultdict(list)
+        for i in self._order:
+            for f in self._prepared[i].signature:
+                if f[0] != ENTITY and f in useful:
+                    postings[f].append(i)
+        ts, window = self._ts, SIGNATURE_DAYS * 86400
+        pairs: set[tuple[int, int]] = set()
+        for members in postings.values():
+            start = 0
+            for k in range(1, len(members)):
+                j = members[k]
+                while ts[j] - ts[members[start]] > window:
+                    start += 1
+                pairs.update((i, j) for i in members[start:k])
+        return pairs
 
     def groups(self) -> list[list[int]]:
         """Every index exactly once; each group earliest first; groups by first report."""

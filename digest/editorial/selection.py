@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 
 from digest.config import FeedSettings, Settings
 from digest.editorial.classify import Classifier
-from digest.editorial.cluster import Doc, cluster
+from digest.editorial.cluster import LEAD_CHARS, Doc, cluster
 from digest.editorial.relevance import Relevance
 from digest.errors import WeekError
 from digest.models import GLOBAL_SECTION, AlsoReported, Issue, Post, Section, Story
@@ -211,6 +211,7 @@ def merge_duplicates(posts: Iterable[Post], classifier: Classifier | None = None
             p.published,
             source=p.feed_url,
             names=classifier.names(p.title) if classifier else frozenset(),
+            lead_names=classifier.keys(p.summary[:LEAD_CHARS]) if classifier else frozenset(),
         )
         for p in ordered
     ]
