@@ -6,10 +6,11 @@ traceback. Doesn't own: any step of the pipeline (see `digest.run.pipeline`).
 
 Exit codes: 0 ok; 1 a run failed (every feed failed, a delivery error, a
 reader whose copy is unknown or failed and not settled, `send` with nobody to
-send to); 2 bad config, bad arguments, a refused address or a broken
-template; 73 a path digest must write is not writable; 74 the disk is full
-(or the file-size limit reached); 75 busy: another digest process holds the
-publishing lock, or another process held the database longer than 30 s.
+send to), or `explain --story` matched no story; 2 bad config, bad arguments,
+a refused address or a broken template; 73 a path digest must write is not
+writable; 74 the disk is full (or the file-size limit reached); 75 busy:
+another digest process holds the publishing lock, or another process held the
+database longer than 30 s.
 """
 
 from __future__ import annotations
@@ -44,6 +45,13 @@ def _week_arg(value: str) -> str:
     except DigestError as e:
         raise argparse.ArgumentTypeError(e.message) from e
     return value.strip()
+
+
+def _country_arg(value: str) -> str:
+    code = value.strip().upper()
+    if len(code) != 2 or not code.isalpha():
+        raise argparse.ArgumentTypeError(f"{value!r} is not a two-letter country code")
+    return code
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -114,6 +122,38 @@ def build_parser() -> argparse.ArgumentParser:
         help="ISO week (default: the issue being collected now, due next)",
     )
     p.add_argument("--open", action="store_true", help="open it in a web browser")
+
+    p = sub.add_parser(
+        "explain",
+        parents=[common],
+        help="why each story of a week's issue is in its section",
+        description="Classify a week's stories again and show, for each, its section, the "
+        "names found (as written, their key in the knowledge base, kind, country, where, "
+        "points), the scores per country and the reason. A story in the wrong section "
+        "lacks a name: add it to entities.tsv beside digest.toml or to [aliases], then "
+        "check it with --title. Reads the database only.",
+    )
+    p.add_argument(
+        "--week",
+        type=_week_arg,
+        metavar="YYYY-Www",
+        help="ISO week (default: the newest issue already due, as for build)",
+    )
+    p.add_argument(
+        "--story",
+        metavar="TEXT",
+        default="",
+        help="only stories whose title contains TEXT (any case) or whose URL is TEXT",
+    )
+    p.add_argument(
+        "--title",
+        metavar="TEXT",
+        help="explain this headline instead of a week's stories (no database needed)",
+    )
+    p.add_argument("--summary", metavar="TEXT", default="", help="with --title: its summary")
+    p.add_argument("--hint", type=_country_arg, metavar="CC", help="with --title: a feed's country")
+    p.add_argument("--local", action="store_true", help="with --title: a local feed of --hint")
+    p.add_argument("--json", action="store_true", help="one JSON object per line, per story")
 
     p = sub.add_parser(
         "send",
@@ -340,6 +380,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return run_demo(args.dir)
     settings = _settings(args)  # validates the whole file before any network I/O
+    if args.command == "explain":
+        return _explain(args, settings)
     with Store(settings.storage_path) as store:
         if args.command == "subscribers":
             return _subscribers(args, store)
@@ -379,6 +421,40 @@ def _dispatch(args: argparse.Namespace) -> int:
 
             return run_daemon(settings, _secrets(settings))
     raise AssertionError(f"unhandled command {args.command}")
+
+
+def _explain(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+
+    from digest.run.explain import explain_text, explain_week, format_explanations
+
+    if args.title is None:
+        given = [o for o, v in (("--summary", args.summary), ("--hint", args.hint),
+                                ("--local", args.local)) if v]  # fmt: skip
+        if given:
+            print(f"digest: error: {given[0]} goes with --title", file=sys.stderr)
+            return 2
+        week = args.week or latest_due_week(utc_now(), settings)
+        with Store(settings.storage_path) as store:
+            found = explain_week(settings, store, week, utc_now(), story=args.story)
+            if not found:
+                what = f"no story matches {args.story!r}" if args.story else "no stories"
+                print(f"{week}: {what} ({store.count_posts()} posts stored)", file=sys.stderr)
+                return 1 if args.story else 0
+    elif args.local and not args.hint:
+        print("digest: error: --local needs --hint: local news of which country?", file=sys.stderr)
+        return 2
+    elif args.week or args.story:
+        print("digest: error: --title explains one headline: no --week or --story", file=sys.stderr)
+        return 2
+    else:
+        found = [explain_text(settings, args.title, args.summary, args.hint or "", args.local)]
+    if args.json:
+        for item in found:
+            print(json.dumps(item.as_json(), ensure_ascii=False))
+    else:
+        print(format_explanations(found))
+    return 0
 
 
 def _feeds(args: argparse.Namespace, settings: Settings, store: Store) -> int:

@@ -32,6 +32,7 @@ COMMANDS = [
     ["deliveries", "list"],
     ["deliveries", "retry"],
     ["deliveries", "settle"],
+    ["explain"],
 ]
 
 
@@ -58,6 +59,7 @@ def test_top_level_help_lists_every_command(capsys: pytest.CaptureFixture[str]) 
         "daemon",
         "subscribers",
         "deliveries",
+        "explain",
         "init",
         "demo",
     ):

@@ -472,9 +472,9 @@ def _reason(
         return f"{primary} is the only country named"
     runner = ranked[1]
     if scores[primary] > scores[runner]:
-        return f"{primary} scores {scores[primary]:g}, ahead of {runner} ({scores[runner]:g})"
+        return f"{primary} scores {scores[primary]:.3g}, ahead of {runner} ({scores[runner]:.3g})"
     if primary == hint:
-        return f"{primary} ties with {runner} at {scores[primary]:g}; the feed's country wins"
+        return f"{primary} ties with {runner} at {scores[primary]:.3g}; the feed's country wins"
     if primary == subject:
-        return f"{primary} ties with {runner} at {scores[primary]:g}; it is named first"
-    return f"{primary} ties with {runner} at {scores[primary]:g}; it comes first"
+        return f"{primary} ties with {runner} at {scores[primary]:.3g}; it is named first"
+    return f"{primary} ties with {runner} at {scores[primary]:.3g}; it comes first"
