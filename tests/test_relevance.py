@@ -29,9 +29,11 @@ def relevance() -> Relevance:
         ("Travel agency opens in Seoul", "", False),  # "agency" is not "agent"
         # A column tag is not the story: "[AI 아나운서]" is a newscast's name.
         ("[AI 아나운서] 이더리움 역대급 급락", "비트코인 시장 동향", False),
-        # The summary must name the topic twice to carry a story.
+        # The summary must name the topic twice, in two words, to carry a story.
         ("New phone launches", "It ships with an AI assistant.", False),
         ("New phone launches", "Its AI assistant runs a small language model on device.", True),
+        # Two different keywords: one word repeated is still one passing mention.
+        ("New phone launches", "AI photo editing, AI wallpapers and a bigger battery.", False),
         # In a "A；B" digest title only A is the title.
         ("台积电涨价；华为发布大模型", "", False),
     ],

@@ -9,8 +9,8 @@ Doesn't own: matching rules (`digest.editorial.matching`) or where the filter is
 A story is about the topic when its title (the first story of a "A；B" title,
 without a leading "[tag]" or "【tag】", which names a column, not the story:
 "[AI 아나운서]" is a newscast's name) names one of the topic's keywords, or its
-summary names two (one passing mention in a long summary is not what a story
-is about).
+summary names two different ones (one passing mention in a long summary, or
+one word repeated, is not what a story is about).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from digest.editorial.classify import split_title
 from digest.editorial.matching import TermMatcher
 
 TOPICS = ("ai",)  # the values `filter` accepts
-SUMMARY_HITS = 2  # one passing mention in a summary is not the subject
+SUMMARY_HITS = 2  # different keywords: one passing mention is not the subject
 SUMMARY_CHARS = 1200
 _LEADING_TAG = re.compile(r"^\s*(?:\[[^\]]{1,30}\]|【[^】]{1,30}】)\s*")
 
@@ -58,4 +58,8 @@ class Relevance:
         head, rest = split_title(_LEADING_TAG.sub("", title))
         if matcher.find(head):
             return True
-        return len(matcher.find(rest + "\n" + summary[:SUMMARY_CHARS])) >= SUMMARY_HITS
+        # Two different keywords: a summary that says "AI" twice about a phone's
+        # camera is still a phone story.
+        text = rest + "\n" + summary[:SUMMARY_CHARS]
+        keywords = {text[start:end].lower() for start, end, _ in matcher.spans(text)}
+        return len(keywords) >= SUMMARY_HITS
