@@ -16,13 +16,15 @@ Prints the figures and PASS/FAIL; exits 1 on FAIL. Run from the project folder:
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from digest.config import parse_settings
+from digest.config import Settings, parse_settings
 from digest.models import GLOBAL_SECTION, AlsoReported, Issue, Post, Section, Story
 from digest.render.issue import personalize, render_issue
 from digest.run.pipeline import build
@@ -200,37 +202,43 @@ def event_summary(i: int) -> str:
     )
 
 
+def stored_week(language: str, stories: int, tmp: Path) -> tuple[Settings, list[Post]]:
+    """Settings with their state in `tmp`, and a week of `stories` posts to store."""
+    feeds = [f"https://feeds.example.com/{i}.xml" for i in range(stories)]
+    settings = parse_settings(
+        {
+            "digest": {"language": language, "max_per_section": stories},
+            "feeds": [
+                {"url": url, "name": SOURCES[i % len(SOURCES)]} for i, url in enumerate(feeds)
+            ],
+            "storage": {"path": f"{tmp}/db.sqlite3"},
+            "archive": {
+                "dir": f"{tmp}/archive",
+                "base_url": "https://digest.example.org/archive/",
+            },
+        },
+        source=Path("bench.toml"),
+    )
+    base = datetime(2026, 11, 16, 0, 0, tzinfo=UTC)
+    posts = [
+        Post(
+            feed_url=feeds[i % len(feeds)],
+            post_id=f"post-{i}",
+            url=f"https://www.example-news-{i % 7}.com/articles/2026/11/ai-{i:04d}",
+            title=event_title(i),
+            summary=event_summary(i),
+            published=base + timedelta(hours=2 * i + 1),
+            first_seen=base + timedelta(hours=2 * i + 2),
+        )
+        for i in range(stories)
+    ]
+    return settings, posts
+
+
 def measure_pipeline_build(language: str, stories: int = 60) -> bool:
     """Time `digest build` as the CLI runs it, from posts stored in SQLite."""
-    feeds = [f"https://feeds.example.com/{i}.xml" for i in range(stories)]
     with tempfile.TemporaryDirectory() as tmp:
-        settings = parse_settings(
-            {
-                "digest": {"language": language, "max_per_section": stories},
-                "feeds": [
-                    {"url": url, "name": SOURCES[i % len(SOURCES)]} for i, url in enumerate(feeds)
-                ],
-                "storage": {"path": f"{tmp}/db.sqlite3"},
-                "archive": {
-                    "dir": f"{tmp}/archive",
-                    "base_url": "https://digest.example.org/archive/",
-                },
-            },
-            source=Path("bench.toml"),
-        )
-        base = datetime(2026, 11, 16, 0, 0, tzinfo=UTC)
-        posts = [
-            Post(
-                feed_url=feeds[i % len(feeds)],
-                post_id=f"post-{i}",
-                url=f"https://www.example-news-{i % 7}.com/articles/2026/11/ai-{i:04d}",
-                title=event_title(i),
-                summary=event_summary(i),
-                published=base + timedelta(hours=2 * i + 1),
-                first_seen=base + timedelta(hours=2 * i + 2),
-            )
-            for i in range(stories)
-        ]
+        settings, posts = stored_week(language, stories, Path(tmp))
         with Store(settings.storage_path) as store:
             store.add_posts(posts)
             t0 = time.perf_counter()
@@ -247,7 +255,63 @@ def measure_pipeline_build(language: str, stories: int = 60) -> bool:
     return passed
 
 
+def time_build_in_fresh_processes(code: Path, stories: int, language: str) -> list[float]:
+    """Seconds of `build` for `stories` stories, in two fresh processes running the
+    code at `code` on one state folder: the first compiles the knowledge base's
+    names and caches them, the second reads the cache (every later cron run)."""
+    script = f"""
+import sys, time
+from datetime import UTC, datetime
+from pathlib import Path
+sys.path.insert(0, {str(code)!r})
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+import build as bench
+from digest.config import Settings, parse_settings
+from digest.run.pipeline import build
+from digest.state.store import Store
+tmp = Path(sys.argv[1])
+settings, posts = bench.stored_week({language!r}, {stories}, tmp)
+with Store(settings.storage_path) as store:
+    if not store.count_posts():
+        store.add_posts(posts)
+    t0 = time.perf_counter()
+    build(settings, store, "2026-W47", datetime(2026, 11, 23, tzinfo=UTC))
+    print(time.perf_counter() - t0)
+"""
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "PYTHONPATH": str(code)}
+        return [
+            float(
+                subprocess.run(
+                    [sys.executable, "-c", script, tmp], env=env, check=True,
+                    capture_output=True, text=True,
+                ).stdout.split()[-1]
+            )
+            for _ in range(2)
+        ]  # fmt: skip
+
+
+def compare_with(baseline: Path) -> None:
+    """The build of an 80-story week, this code against `baseline` (a checkout of an
+    earlier commit), each in fresh processes as cron runs it (best of 3 pairs)."""
+    here = Path(__file__).resolve().parents[1]
+    for language in ("ja", "en"):
+        now = [min(x) for x in zip(*(time_build_in_fresh_processes(here, 80, language)
+                                     for _ in range(3)), strict=True)]  # fmt: skip
+        before = [min(x) for x in zip(*(time_build_in_fresh_processes(baseline, 80, language)
+                                        for _ in range(3)), strict=True)]  # fmt: skip
+        print(
+            f"{language}: build of 80 stories in a fresh process: first run "
+            f"{now[0] * 1000:.0f} ms (baseline {before[0] * 1000:.0f} ms), next runs "
+            f"{now[1] * 1000:.0f} ms (baseline {before[1] * 1000:.0f} ms): ratio "
+            f"{now[1] / before[1]:.2f} (target ≤ 1.20)"
+        )
+
+
 def main() -> int:
+    if len(sys.argv) == 3 and sys.argv[1] == "--baseline":
+        compare_with(Path(sys.argv[2]).resolve())
+        return 0
     ok = True
     for language in ("ja", "en"):
         settings = parse_settings(
