@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/gather.py
 	$(BIN)/python benchmarks/build.py
 	$(BIN)/python benchmarks/email_render.py
+	$(BIN)/python benchmarks/knowledge.py
 	$(BIN)/python benchmarks/countries.py --quiet
 	$(BIN)/python benchmarks/relevance.py --quiet
 	$(BIN)/python benchmarks/duplicates.py
