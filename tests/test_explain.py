@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from digest import cli
-from digest.cli import build_parser, main
+from digest.cli import build_parser, clock, main
 from digest.config import Settings
 from digest.models import GLOBAL_SECTION, Post
 from digest.run.explain import NO_NAMES, explain_week, section_of
@@ -203,7 +202,7 @@ def test_the_default_week_is_the_one_build_uses(
 ) -> None:
     config, _ = world
     # Wednesday of the next week: W47 is the newest issue already due.
-    monkeypatch.setattr(cli, "utc_now", lambda: datetime(2026, 11, 25, 12, tzinfo=UTC))
+    monkeypatch.setattr(clock, "utc_now", lambda: datetime(2026, 11, 25, 12, tzinfo=UTC))
     assert explain(config, "--json") == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert {row["week"] for row in rows} == {WEEK}

@@ -14,9 +14,8 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "digest"
-STAGES = ("fetch", "editorial", "render", "mail", "web", "state", "run", "loopback")
+STAGES = ("fetch", "editorial", "render", "mail", "web", "state", "run", "loopback", "cli")
 TOP_LEVEL = {
-    "cli",
     "config",
     "configvalues",
     "credentials",
@@ -36,6 +35,10 @@ FORBIDDEN = {
     "mail": {"fetch", "editorial", "web", "run", "loopback"},
     "web": {"fetch", "editorial", "mail", "run", "loopback"},
 }
+# The command line is the outermost layer: it may import every stage, and
+# nothing imports it but `python -m digest` (and the `digest` script).
+OUTERMOST = "cli"
+MAY_IMPORT_OUTERMOST = {"digest.__main__"}
 
 
 def module_name(path: Path) -> str:
@@ -123,6 +126,19 @@ def test_stage_imports_only_what_it_may(source: str) -> None:
         if stage(module) == source
         for target in targets
         if stage(target) in FORBIDDEN[source]
+    )
+    assert wrong == []
+
+
+def test_nothing_imports_the_command_line_but_main() -> None:
+    edges = graph()
+    assert any(stage(t) == OUTERMOST for t in edges["digest.__main__"])  # the check sees it
+    wrong = sorted(
+        f"{module} imports {target}"
+        for module, targets in edges.items()
+        if stage(module) != OUTERMOST and module not in MAY_IMPORT_OUTERMOST
+        for target in targets
+        if stage(target) == OUTERMOST
     )
     assert wrong == []
 

@@ -1,0 +1,229 @@
+"""The pipeline's verbs: which command runs what, and what each prints.
+
+Owns: `dispatch` (checking the bundled files, loading settings and secrets,
+opening the store, and routing each command: the list verbs to `lists`), and
+the verbs that run the pipeline: gather, build, preview, explain, send, run,
+daemon, demo and init, each turning its report into printed lines and an exit
+code.
+
+Never touches: a step of the pipeline itself (`digest.run.pipeline` and the
+stages do the work), argument parsing (`parser`) or turning an error into a
+message (`digest.cli.main`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import digest.cli.clock as clock
+from digest import bundled
+from digest.cli.lists import deliveries, feeds, subscribers
+from digest.config import Settings, check_moved_paths, config_path, load_settings
+from digest.credentials import Secrets, env_file_for, load_secrets
+from digest.editorial.selection import latest_due_week, next_week
+from digest.state.store import Store
+from digest.state.subscribers import normalize_address
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = load_settings(config_path(getattr(args, "config", None)))
+    check_moved_paths(settings, Path.cwd())
+    return settings
+
+
+def _secrets(settings: Settings) -> Secrets:
+    return load_secrets(env_file_for(settings.source))
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    bundled.check()
+    if args.command == "init":
+        return _init(args)
+    if args.command == "demo":
+        from digest.loopback.demo import run_demo
+
+        return run_demo(args.dir)
+    settings = _settings(args)  # validates the whole file before any network I/O
+    if args.command == "explain":
+        return _explain(args, settings)
+    with Store(settings.storage_path) as store:
+        if args.command == "subscribers":
+            return subscribers(args, store)
+        if args.command == "deliveries":
+            return deliveries(args, settings, store)
+        if args.command == "feeds":
+            return feeds(args, settings, store)
+        if args.command == "gather":
+            from digest.fetch.gather import gather
+
+            report = gather(settings, store, clock.utc_now())
+            for line in report.summary_lines():
+                print(line)
+            return 1 if report.all_failed else 0
+        if args.command == "build":
+            from digest.run.pipeline import build
+
+            week = args.week or latest_due_week(clock.utc_now(), settings)
+            built = build(settings, store, week, clock.utc_now())
+            print(built.path)  # stdout: the path alone, for scripts
+            size = len(built.rendered.html_email.encode("utf-8"))
+            print(
+                f"{week}: {built.issue.story_count} stories, "
+                f"{built.issue.duplicates_merged} duplicates merged, email HTML "
+                f"{size / 1024:.1f} KB (Gmail clips past 102 KB), built in {built.seconds:.2f} s",
+                file=sys.stderr,
+            )
+            return 0
+        if args.command == "send":
+            return _send(args, settings, store)
+        if args.command == "preview":
+            return _preview(args, settings, store)
+        if args.command == "run":
+            return _run(settings, store)
+        if args.command == "daemon":
+            from digest.run.daemon import run_daemon
+
+            return run_daemon(settings, _secrets(settings))
+    raise AssertionError(f"unhandled command {args.command}")
+
+
+def _explain(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+
+    from digest.run.explain import explain_text, explain_week, format_explanations
+
+    if args.title is None:
+        given = [o for o, v in (("--summary", args.summary), ("--hint", args.hint),
+                                ("--local", args.local)) if v]  # fmt: skip
+        if given:
+            print(f"digest: error: {given[0]} goes with --title", file=sys.stderr)
+            return 2
+        week = args.week or latest_due_week(clock.utc_now(), settings)
+        with Store(settings.storage_path) as store:
+            found = explain_week(settings, store, week, clock.utc_now(), story=args.story)
+            if not found:
+                what = f"no story matches {args.story!r}" if args.story else "no stories"
+                print(f"{week}: {what} ({store.count_posts()} posts stored)", file=sys.stderr)
+                return 1 if args.story else 0
+    elif args.local and not args.hint:
+        print("digest: error: --local needs --hint: local news of which country?", file=sys.stderr)
+        return 2
+    elif args.week or args.story:
+        print("digest: error: --title explains one headline: no --week or --story", file=sys.stderr)
+        return 2
+    else:
+        found = [explain_text(settings, args.title, args.summary, args.hint or "", args.local)]
+    if args.json:
+        for item in found:
+            print(json.dumps(item.as_json(), ensure_ascii=False))
+    else:
+        print(format_explanations(found))
+    return 0
+
+
+def _init(args: argparse.Namespace) -> int:
+    from digest.deploy import init_folder, next_steps
+
+    written = init_folder(args.dir, force=args.force)
+    for item in written:
+        print(f"{'kept ' if item.kept else 'wrote'} {item.path}  ({item.what})")
+    for line in next_steps(args.dir):
+        print(line)
+    return 0
+
+
+def _run(settings: Settings, store: Store) -> int:
+    import threading
+
+    from digest.mail.deliver import SendStopped
+    from digest.mail.report import unsettled_lines
+    from digest.run.console import send_progress, stop_on_signals
+    from digest.run.pipeline import run_once
+
+    try:
+        with stop_on_signals(threading.Event()) as stop, send_progress() as progress:
+            result = run_once(
+                settings, _secrets(settings), store, clock.utc_now, stop=stop, progress=progress
+            )
+    except SendStopped as e:
+        for line in e.report.summary_lines():  # what went out before it stopped
+            print(line)
+        raise
+    for line in result.gather.summary_lines():
+        print(line)
+    for decision in result.decisions:
+        if decision.action.records_skip:
+            print(f"{decision.week}: not published ({decision.action}): {decision.reason}")
+    print(f"{result.week}: {result.action}")
+    listed: set[str] = set()
+    if result.delivery:
+        for line in result.delivery.summary_lines():
+            print(line)
+        listed.add(result.delivery.week)
+    # Readers of any week whose copy is unknown or failed, every run, until settled.
+    for line in unsettled_lines(None, [r for r in result.unsettled if r.week not in listed]):
+        print(line)
+    if result.report_path:
+        print(f"report: {result.report_path}")
+    failed = bool(result.delivery and result.delivery.needs_a_person) or bool(result.unsettled)
+    return 1 if failed or result.gather.all_failed else 0
+
+
+def _preview(args: argparse.Namespace, settings: Settings, store: Store) -> int:
+    import tempfile
+    import webbrowser
+
+    from digest.run.pipeline import preview
+
+    now = clock.utc_now()
+    # The issue an editor wants to look at is the one being collected: due next.
+    week = args.week or next_week(latest_due_week(now, settings))
+    folder = Path(tempfile.mkdtemp(prefix="digest-preview-"))
+    page = preview(settings, store, week, now, folder)
+    url = page.resolve().as_uri()
+    print(url)
+    if args.open:
+        webbrowser.open(url)
+    return 0
+
+
+def _send(args: argparse.Namespace, settings: Settings, store: Store) -> int:
+    import threading
+
+    from digest.run.console import send_progress, stop_on_signals
+    from digest.run.pipeline import send, send_test
+
+    secrets = _secrets(settings)
+    week = args.week or latest_due_week(clock.utc_now(), settings)
+    if args.to:
+        address = normalize_address(args.to)
+        built, message_id = send_test(settings, secrets, store, week, address, clock.utc_now)
+        print(f"{week}: test copy sent to {address} ({message_id}); ledger untouched")
+        return 0
+    from digest.mail.deliver import SendStopped
+
+    try:
+        with stop_on_signals(threading.Event()) as stop, send_progress() as progress:
+            built, report = send(
+                settings,
+                secrets,
+                store,
+                week,
+                clock.utc_now,
+                dry_run=args.dry_run,
+                stop=stop,
+                progress=progress,
+            )
+    except SendStopped as e:
+        for line in e.report.summary_lines():  # what went out before it stopped
+            print(line)
+        raise
+    for line in report.summary_lines():
+        print(line)
+    print(f"archive: {built.path}")
+    # Deferred messages are retried by the next run; a failed or possibly lost
+    # one (unknown), of this run or an earlier one, needs a person until settled.
+    # Nobody to send to is a send that did nothing: said, and exit 1.
+    return 1 if report.needs_a_person or report.no_readers else 0

@@ -1,0 +1,152 @@
+"""The verbs for what the database keeps: subscribers, deliveries and feeds.
+
+Owns: `digest subscribers` (add, remove, list, import, export; reading the CSV
+from a file or standard input), `digest deliveries` (list, retry or settle the
+readers whose copy is unknown or failed, under the publishing lock) and
+`digest feeds` (each feed's standing; reviving a gone feed), with the lines
+each prints and the exit code each returns.
+
+Never touches: the network, the issue or mail: these verbs read and edit rows
+through `digest.state.store` and print them; sending is `commands`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import digest.cli.clock as clock
+from digest.config import Settings
+from digest.errors import DigestError
+from digest.state.store import Store
+from digest.state.subscribers import clean_name, normalize_address, read_csv, write_csv
+
+
+def feeds(args: argparse.Namespace, settings: Settings, store: Store) -> int:
+    from digest.fetch.status import feed_statuses, status_lines
+
+    configured = {f.url for f in settings.feeds}
+    for url in args.revive:
+        if url not in configured:
+            raise DigestError(f"{url} is not a configured feed", hint="run `digest feeds`")
+        if not store.revive_feed(url):
+            raise DigestError(f"{url} is not gone", hint="only a gone feed can be revived")
+        print(f"revived: {url} (polled again from the next gather)")
+    states = store.feed_states(f.url for f in settings.feeds)
+    for line in status_lines(feed_statuses(settings.feeds, states, clock.utc_now())):
+        print(line)
+    return 0
+
+
+def deliveries(args: argparse.Namespace, settings: Settings, store: Store) -> int:
+    from digest.mail.report import unsettled_lines
+    from digest.state.lock import publishing_lock
+
+    if args.action == "list":
+        if args.all:
+            rows = store.delivery_rows(args.week)
+            for row in rows:
+                print(f"{row.week}\t{row.status}\t{row.email}\t{row.detail}")
+            print(f"{len(rows)} row(s)", file=sys.stderr)
+            return 0
+        rows = store.unsettled_deliveries(args.week)
+        if not rows:
+            print(f"{args.week or 'every week'}: no reader with an unknown or failed copy")
+        for line in unsettled_lines(args.week, rows):
+            print(line)
+        return 0
+    addresses = [normalize_address(a) for a in args.addresses] or None
+    # Under the publishing lock: a send in progress owns the ledger.
+    with publishing_lock(settings.storage_path):
+        if args.action == "retry":
+            retried, inactive = store.retry_deliveries(args.week, addresses, clock.utc_now())
+            print(
+                f"{args.week}: {len(retried)} message(s) back to pending; the next "
+                f"`digest send --week {args.week}` or `digest run` sends them"
+            )
+            for address in inactive:
+                print(f"  not retried {address}: not an active subscriber", file=sys.stderr)
+            done = retried + inactive
+        elif args.action == "settle":
+            # One line of printable text: it is shown in every listing after this.
+            reason = " ".join("".join(c if c.isprintable() else " " for c in args.reason).split())
+            if not reason:
+                print("digest: error: --reason must say why", file=sys.stderr)
+                return 2
+            done = store.settle_deliveries(args.week, addresses, reason, clock.utc_now())
+            print(f"{args.week}: {len(done)} message(s) settled: {reason}")
+        else:
+            raise AssertionError(f"unhandled action {args.action}")
+    found = {a.lower() for a in done}
+    missing = [a for a in addresses or [] if a.lower() not in found]
+    for address in missing:
+        print(
+            f"digest: error: {address} has no unknown or failed message in {args.week}",
+            file=sys.stderr,
+        )
+    return 1 if missing else 0
+
+
+def subscribers(args: argparse.Namespace, store: Store) -> int:
+    now = clock.utc_now()
+    if args.action == "add":
+        subscriber, changed = store.add_subscriber(
+            normalize_address(args.email), clean_name(args.name), now
+        )
+        print(f"{'added' if changed else 'already subscribed'}: {subscriber.email}")
+        return 0
+    if args.action == "remove":
+        address = normalize_address(args.email)
+        if not store.set_subscriber_status(address, "unsubscribed", now):
+            print(f"digest: error: {address} is not a subscriber", file=sys.stderr)
+            return 1
+        print(f"unsubscribed: {address}")
+        return 0
+    if args.action == "list":
+        for s in store.subscribers(None if args.all else "active"):
+            name = f"\t{s.name}" if s.name else ""
+            status = f"\t[{s.status}]" if args.all else ""
+            print(f"{s.email}{name}{status}")
+        return 0
+    if args.action == "import":
+        text = _read_stdin() if args.file == "-" else _read_text(Path(args.file))
+        added = kept = 0
+        refused = []
+        for row in read_csv(text):
+            if row.error:
+                refused.append(row)
+                continue
+            _, changed = store.add_subscriber(row.email, row.name, now)
+            added, kept = added + changed, kept + (not changed)
+        print(f"imported: {added} added, {kept} already subscribed, {len(refused)} refused")
+        for row in refused:
+            print(f"  line {row.line}: {row.error}", file=sys.stderr)
+        return 1 if refused else 0
+    if args.action == "export":
+        data = write_csv(store.subscribers())
+        if args.file == "-":
+            sys.stdout.write(data)
+        else:
+            from digest.state.files import write_atomic
+
+            write_atomic(Path(args.file), data)
+        return 0
+    raise AssertionError(f"unhandled action {args.action}")
+
+
+def _read_text(path: Path) -> str:
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as f:  # CSV: keep CR in quoted cells
+            return f.read()
+    except OSError as e:
+        raise DigestError(f"{path}: cannot read: {e.strerror}") from e
+    except UnicodeDecodeError as e:
+        raise DigestError(f"{path}: not UTF-8 text", hint="save the CSV as UTF-8") from e
+
+
+def _read_stdin() -> str:
+    try:
+        return sys.stdin.buffer.read().decode("utf-8-sig")  # untranslated, like _read_text
+    except UnicodeDecodeError as e:
+        raise DigestError("standard input: not UTF-8 text", hint="save the CSV as UTF-8") from e

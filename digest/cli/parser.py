@@ -1,0 +1,321 @@
+"""The `digest` command line's grammar: its commands, options and help texts.
+
+Owns: building the argparse parser (`build_parser`), every help text and
+description a reader sees with `--help`, and the argument types that refuse a
+bad week or country code before any command runs.
+
+Never touches: settings, the database or any step of the pipeline; parsing an
+argument list reads nothing but the argument list.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from digest import __version__
+from digest.editorial.selection import parse_week
+from digest.errors import DigestError
+from digest.logs import FORMATS
+
+
+def _week_arg(value: str) -> str:
+    try:
+        parse_week(value)
+    except DigestError as e:
+        raise argparse.ArgumentTypeError(e.message) from e
+    return value.strip()
+
+
+def _country_arg(value: str) -> str:
+    code = value.strip().upper()
+    if len(code) != 2 or not code.isalpha():
+        raise argparse.ArgumentTypeError(f"{value!r} is not a two-letter country code")
+    return code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config",
+        default=argparse.SUPPRESS,
+        metavar="PATH",
+        help="config file (default: $DIGEST_CONFIG, else digest.toml, else config/digest.toml, "
+        "in the current folder); relative paths in it follow its folder",
+    )
+    common.add_argument(
+        "--log-level",
+        default=argparse.SUPPRESS,
+        metavar="LEVEL",
+        choices=["debug", "info", "warning", "error"],
+        help="log verbosity (default: warning)",
+    )
+    common.add_argument(
+        "--log-format",
+        default=argparse.SUPPRESS,
+        choices=FORMATS,
+        help="log lines as readable text (default) or as JSON lines",
+    )
+
+    parser = argparse.ArgumentParser(
+        prog="digest",
+        parents=[common],
+        description="Weekly email digest of AI news from Asian hubs, grouped by country.",
+        epilog="Run `digest COMMAND --help` for the options of a command.",
+    )
+    parser.add_argument("--version", action="version", version=f"digest {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    sub.add_parser(
+        "gather",
+        parents=[common],
+        help="poll every feed and store new posts",
+        description="Fetch every configured feed (conditional GET) and store new "
+        "posts. Exits 1 only when every feed failed.",
+    )
+
+    p = sub.add_parser(
+        "build",
+        parents=[common],
+        help="write a week's issue to the archive",
+        description="Select, render and archive one week's issue; prints the "
+        "path of its web page. Sends nothing.",
+    )
+    p.add_argument(
+        "--week",
+        type=_week_arg,
+        metavar="YYYY-Www",
+        help="ISO week, e.g. 2026-W47 (default: the newest issue already due)",
+    )
+
+    p = sub.add_parser(
+        "preview",
+        parents=[common],
+        help="render a week's issue to look at; sends and records nothing",
+        description="Render a week's issue as its email into a temporary folder and print "
+        "its file:// URL. Nothing is archived, numbered or sent.",
+    )
+    p.add_argument(
+        "--week",
+        type=_week_arg,
+        metavar="YYYY-Www",
+        help="ISO week (default: the issue being collected now, due next)",
+    )
+    p.add_argument("--open", action="store_true", help="open it in a web browser")
+
+    p = sub.add_parser(
+        "explain",
+        parents=[common],
+        help="why each story of a week's issue is in its section",
+        description="Classify a week's stories again and show, for each, its section, the "
+        "names found (as written, their key in the knowledge base, kind, country, where, "
+        "points), the scores per country and the reason. A story in the wrong section "
+        "lacks a name: add it to entities.tsv beside digest.toml or to [aliases], then "
+        "check it with --title. Reads the database only.",
+    )
+    p.add_argument(
+        "--week",
+        type=_week_arg,
+        metavar="YYYY-Www",
+        help="ISO week (default: the newest issue already due, as for build)",
+    )
+    p.add_argument(
+        "--story",
+        metavar="TEXT",
+        default="",
+        help="only stories whose title contains TEXT (any case) or whose URL is TEXT",
+    )
+    p.add_argument(
+        "--title",
+        metavar="TEXT",
+        help="explain this headline instead of a week's stories (no database needed)",
+    )
+    p.add_argument("--summary", metavar="TEXT", default="", help="with --title: its summary")
+    p.add_argument("--hint", type=_country_arg, metavar="CC", help="with --title: a feed's country")
+    p.add_argument("--local", action="store_true", help="with --title: a local feed of --hint")
+    p.add_argument("--json", action="store_true", help="one JSON object per line, per story")
+
+    p = sub.add_parser(
+        "send",
+        parents=[common],
+        help="mail a week's issue to subscribers",
+        description="Build a week's issue and mail it to every active subscriber "
+        "who has not received it yet. Safe to rerun: nobody gets it twice.",
+    )
+    p.add_argument(
+        "--week",
+        type=_week_arg,
+        metavar="YYYY-Www",
+        help="ISO week (default: the newest issue already due)",
+    )
+    p.add_argument(
+        "--to",
+        metavar="ADDR",
+        help="send one test copy to ADDR only; the delivery ledger is untouched",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="list who would receive it; send nothing, record nothing",
+    )
+
+    sub.add_parser(
+        "run",
+        parents=[common],
+        help="for cron: gather, then publish when due",
+        description="Gather, then build and send this week's issue if it is due "
+        "and not yet sent (or finish one whose send started). Safe to call every 15 "
+        "minutes. Writes a run report under [schedule] reports_dir.",
+    )
+
+    sub.add_parser(
+        "daemon",
+        parents=[common],
+        help="run unattended: gather on a schedule, publish weekly",
+        description="Stay running: gather every [schedule] gather_every (with jitter), "
+        "publish at [digest] publish in [digest] timezone, and decide once at start "
+        "(a daemon that was down publishes within [schedule] lateness). SIGTERM or "
+        "SIGINT finishes the message in flight and exits 0.",
+    )
+
+    p = sub.add_parser(
+        "subscribers",
+        parents=[common],
+        help="manage the mailing list",
+        description="Add, remove, list, import or export subscribers.",
+    )
+    ss = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    a = ss.add_parser(
+        "add",
+        parents=[common],
+        help="add (or re-activate) a subscriber",
+        description="Add one address; it is validated first.",
+    )
+    a.add_argument("email")
+    a.add_argument("--name", default="", help="display name for the To: header")
+    a = ss.add_parser(
+        "remove",
+        parents=[common],
+        help="unsubscribe an address",
+        description="Mark an address unsubscribed (its history is kept).",
+    )
+    a.add_argument("email")
+    a = ss.add_parser(
+        "list",
+        parents=[common],
+        help="print subscribers",
+        description="Print active subscribers, one per line.",
+    )
+    a.add_argument("--all", action="store_true", help="include unsubscribed and bouncing")
+    a = ss.add_parser(
+        "import",
+        parents=[common],
+        help="add subscribers from a CSV file",
+        description="Read `email[,name]` rows (a header row naming `email` is "
+        "recognised). Refused rows are listed with their line and reason.",
+    )
+    a.add_argument("file", help="CSV file, or - for standard input")
+    a = ss.add_parser(
+        "export",
+        parents=[common],
+        help="write subscribers as CSV",
+        description="Write every subscriber (email,name,status,created) as CSV.",
+    )
+    a.add_argument("file", nargs="?", default="-", help="output file (default: standard output)")
+
+    p = sub.add_parser(
+        "feeds",
+        parents=[common],
+        help="each feed's standing: ok, failing, gone, waiting, moved",
+        description="List every configured feed with what the last runs learnt: ok, "
+        "failing (how many times in a row, and why), gone (answered 410 Gone: no longer "
+        "polled), waiting (the server asked us to wait, Retry-After) or new, and where it "
+        "moved (301/308). Fetches nothing.",
+    )
+    p.add_argument(
+        "--revive",
+        metavar="URL",
+        action="append",
+        default=[],
+        help="poll this gone feed again (as configured; repeatable)",
+    )
+
+    p = sub.add_parser(
+        "deliveries",
+        parents=[common],
+        help="readers whose copy is unknown or failed: list, retry or settle them",
+        description="The delivery ledger, for a person. A reader whose copy is `unknown` "
+        "(handed over, no reply) or `failed` (refused, or out of attempts) may not have "
+        "the issue: `send` and `run` name them and exit 1 until each is retried (sent "
+        "again by the next send or run) or settled (closed with a reason).",
+    )
+    ds = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    a = ds.add_parser(
+        "list",
+        parents=[common],
+        help="print readers whose copy is unknown or failed",
+        description="Print one line per unknown or failed, unsettled message: week, "
+        "status, address, reason. Exits 0 (it only reads).",
+    )
+    a.add_argument(
+        "--week", type=_week_arg, metavar="YYYY-Www", help="only this ISO week (default: all)"
+    )
+    a.add_argument(
+        "--all",
+        action="store_true",
+        help="every ledger row (sent, pending, deferred, settled, …), not only those "
+        "that need a person",
+    )
+    a = ds.add_parser(
+        "retry",
+        parents=[common],
+        help="send a week's issue again to unknown or failed readers",
+        description="Put unknown or failed messages of a week back to pending (attempts "
+        "reset; a subscriber no longer active is left as is) and reopen the issue, so "
+        "the next `digest send --week W` or `digest run` sends them. A reader whose copy "
+        "was unknown may get two copies.",
+    )
+    a.add_argument("--week", type=_week_arg, metavar="YYYY-Www", required=True, help="ISO week")
+    a.add_argument("addresses", nargs="*", metavar="ADDR", help="only these (default: all)")
+    a = ds.add_parser(
+        "settle",
+        parents=[common],
+        help="close unknown or failed messages with a reason",
+        description="Mark unknown or failed messages of a week `settled`, with REASON "
+        "kept in the ledger (e.g. 'reader confirmed receipt', 'address gone'). They are "
+        "no longer listed and no longer make send or run exit 1. Nothing is sent.",
+    )
+    a.add_argument("--week", type=_week_arg, metavar="YYYY-Www", required=True, help="ISO week")
+    a.add_argument("addresses", nargs="*", metavar="ADDR", help="only these (default: all)")
+    a.add_argument("--reason", required=True, metavar="TEXT", help="why they are settled")
+
+    p = sub.add_parser(
+        "init",
+        parents=[common],
+        help="write a folder ready to run digest for real",
+        description="Write into DIR a commented digest.toml, a .env with a freshly "
+        "generated DIGEST_SECRET (mode 600), systemd units (a timer-driven run every 15 "
+        "minutes, or the daemon) and a crontab line, all pointing at DIR. Relative paths "
+        "in digest.toml follow DIR, so they work from any working directory. Existing "
+        "files are refused without --force; an existing .env is always kept.",
+    )
+    p.add_argument(
+        "dir", nargs="?", type=Path, default=Path("."), help="the folder (default: here)"
+    )
+    p.add_argument("--force", action="store_true", help="rewrite existing files (not .env)")
+
+    p = sub.add_parser(
+        "demo",
+        parents=[common],
+        help="run the whole pipeline offline",
+        description="Serve the bundled sample feeds on 127.0.0.1, gather them, "
+        "build the issue, mail it to an in-process SMTP server, and print "
+        "where the archive and the received messages are.",
+    )
+    p.add_argument(
+        "--dir",
+        type=Path,
+        default=Path("var/demo"),
+        help="working folder for the demo (default: var/demo; emptied first)",
+    )
+    return parser
