@@ -5,7 +5,10 @@ behind it (`similarity`, `Batch.score`). Takes plain `Doc`s; no I/O, no clock,
 no knowledge of feeds beyond the opaque `source` string.
 Doesn't own: which post of a group is the main story or how "also reported by"
 links are shown (`digest.editorial.selection`), nor fetching and normalising entries
-(`digest.fetch.gather`, `digest.fetch.normalize`).
+(`digest.fetch.gather`, `digest.fetch.normalize`), nor turning a post into the
+features of steps 2 and 7 below (`digest.editorial.textfeatures`, which reads
+figures with `digest.editorial.figures`; `title_key` and `url_key` are
+re-exported here).
 
 The algorithm, for one batch of docs (an issue's week, or a benchmark's 5,000):
 
@@ -88,15 +91,26 @@ what it is sits next to it.
 from __future__ import annotations
 
 import math
-import re
-import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
+from itertools import chain, compress
 
-from digest.editorial.figures import amounts, model_versions
+from digest.editorial.textfeatures import (
+    AMOUNT,
+    ENTITY,
+    VERSION,
+    feature_kinds,
+    has_digit,
+    number_marks,
+    prepare,
+    shingles,
+    title_key,
+    url_key,
+)
+
+__all__ = ["LEAD_CHARS", "WINDOW", "Batch", "Doc", "cluster", "similarity", "title_key", "url_key"]
 
 # Reports of one event come within a few days of each other; an issue spans 7,
 # so 4 days keeps a Monday and a Friday take on one topic apart.
@@ -114,9 +128,6 @@ IDF_PRIOR = 10.0  # pseudo-docs: idf stays between ~1.4 and ~1.8 in a two-doc ba
 W_NUMBER = 2.5  # "DeepSeek-V3", "10.1兆", "$75m": what tells two releases apart
 W_ENTITY = 1.5  # an actor's canonical id: a name, in whatever script
 
-# Event-signature features are marked by a character no text feature starts with.
-ENTITY, VERSION, AMOUNT = "\x01", "\x02", "\x03"
-_SIGNATURE_MARKS = ENTITY + VERSION + AMOUNT
 # Two reports of one event, in two languages or two wordings, share its signature:
 # at least one version or amount and one actor, most of the smaller signature
 # (by weight), within SIGNATURE_DAYS. Text need not match at all.
@@ -154,56 +165,6 @@ COPY_MIN_SHINGLES = 20  # a shorter text proves nothing by being copied
 COPY_FLOOR = 0.2  # only pairs that already look related are checked for copying
 COPY_WITNESSES = 4  # other items of the source whose shared passages are its template
 
-_CJK_CHARS = (
-    "\u3040-\u30ff"  # hiragana, katakana
-    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # han
-    "\u1100-\u11ff\u3130-\u318f\uac00-\ud7a3"  # hangul
-)
-_CJK_RUN = re.compile(f"[{_CJK_CHARS}]+")
-_WORD = re.compile(rf"[^\W_{_CJK_CHARS}]+(?:[.\-+'][^\W_{_CJK_CHARS}]+)*\+?%?")
-_PLAIN_WORD = re.compile(rf"[^\W_{_CJK_CHARS}]+")
-# Compounds split into parts, but "2.5" and the "+" of "2.5+" are part of a version.
-_JOINERS = re.compile(r"[\-']|(?<!\d)\.|\.(?!\d)|\+(?=\w)")
-_DIGIT = re.compile(r"\d")
-_URL = re.compile(r"https?://\S+")
-_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
-_CJK_DIGITS = "一二三四五六七八九"
-_QUARTER = re.compile(r"(?<![a-z0-9])q([1-4])(?![a-z0-9])|第?([一二三四1-4])季度")
-_TENTHS = re.compile(r"(?<![一二三四五六七八九十\d])([一二三四五六七八九])成")
-_LEADING_TAG = re.compile(r"^\s*(?:【[^】]{1,12}】|\[[^\]]{1,12}\])\s*")
-_NUMBER_PARTS = re.compile(r"(\D*?)(\d+(?:\.\d+)*)(.*)")
-_NOT_WORD = re.compile(r"[\W_]+")
-_CJK_MONTH_DAY = re.compile(r"(\d{1,2})[月월]\s?(\d{1,2})[日일]")
-_WEEKDAY = re.compile(r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b")
-
-_STOP_WORDS_TEXT = """a an and are as at be been but by can could did do does for from had has have
-    he her his how i if in into is it its more most new no not now of on or our out
-    over says said she so than that the their them then there these they this to up
-    was we were what when where which who why will with would you your after before
-    about amid vs via just all also"""
-_STOP_WORDS = frozenset(_STOP_WORDS_TEXT.split())
-
-
-def title_key(title: str) -> str:
-    """A title reduced for exact-duplicate matching: NFKC, case-folded, no punctuation."""
-    return _NOT_WORD.sub("", unicodedata.normalize("NFKC", title).casefold())
-
-
-def url_key(url: str) -> str:
-    """The part of a canonical URL that names the article; "" for a home page or none."""
-    if not url:
-        return ""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").removeprefix("www.")
-    path = parts.path.rstrip("/")
-    for suffix in (".html", ".htm"):
-        if path.endswith(suffix):
-            path = path[: -len(suffix)]
-            break
-    if not host or (not path and not parts.query):
-        return ""
-    return f"{host}{path}?{parts.query}" if parts.query else f"{host}{path}"
-
 
 @dataclass(frozen=True, slots=True)
 class Doc:
@@ -218,181 +179,6 @@ class Doc:
     # Canonical keys of the actors its summary lead names (`Classifier.keys`):
     # with the title's, the "who" of the event signature, in any script.
     lead_names: frozenset[str] = frozenset()
-
-
-# -- features --------------------------------------------------------------------
-
-
-def _normalize(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).casefold().replace("’", "'")
-    if "," in text:
-        text = _THOUSANDS.sub("", text)
-    # One way to write a quarter and a share: "q3" meets "三季度", "三成" meets "30%".
-    if "季度" in text or "q" in text:
-        text = _QUARTER.sub(lambda m: _digit(m.group(1) or m.group(2)) + "季", text)
-    if "成" in text:
-        text = _TENTHS.sub(lambda m: _digit(m.group(1)) + "0%", text)
-    return text
-
-
-def _digit(numeral: str) -> str:
-    return numeral if numeral.isdigit() else str(_CJK_DIGITS.index(numeral) + 1)
-
-
-def _lead_story(title: str) -> str:
-    """The first story of a "A；B；C" roundup title, without a 【column】 label."""
-    segments = [s for s in title.split("；") if s.strip()]
-    lead = segments[0] if len(segments) > 1 else title
-    return _LEADING_TAG.sub("", lead)
-
-
-def _word_features(token: str, out: set[str]) -> None:
-    if token.isalpha():  # the common case, without the checks below
-        if len(token) > 1 and token not in _STOP_WORDS:
-            plural = len(token) > 3 and token[-1] == "s" and token[-2] != "s"
-            out.add(token[:-1] if plural else token)
-        return
-    token = token.removesuffix("'s")
-    if _DIGIT.search(token):
-        out.add(token)
-    elif len(token) > 1 and token not in _STOP_WORDS:
-        plural = len(token) > 3 and token[-1] == "s" and token[-2] != "s"
-        out.add(token[:-1] if plural else token)
-    if _JOINERS.search(token):
-        for part in _JOINERS.split(token):
-            if part and (len(part) > 1 or part.isdigit()):
-                _word_features(part, out)
-
-
-def _latin_features(text: str, next_char: str, out: set[str]) -> None:
-    tokens = _WORD.findall(text)
-    for token in tokens:
-        _word_features(token, out)
-    # "17年", "400亿", "10.1兆": a number with the CJK unit right after it.
-    if next_char and tokens and tokens[-1][-1].isdigit() and text.endswith(tokens[-1]):
-        out.add(tokens[-1] + next_char)
-
-
-def _features(text: str) -> set[str]:
-    """Bigrams of CJK runs; words and numbers elsewhere (see the module docstring)."""
-    out: set[str] = set()
-    pos = 0
-    for run in _CJK_RUN.finditer(text):
-        chars = run.group()
-        if run.start() > pos:
-            _latin_features(text[pos : run.start()], chars[0], out)
-        if len(chars) == 1:
-            out.add(chars)
-        else:
-            out.update([chars[i : i + 2] for i in range(len(chars) - 1)])
-        pos = run.end()
-    if pos < len(text):
-        _latin_features(text[pos:], "", out)
-    return out
-
-
-def _marks(features: Iterable[str]) -> dict[str, frozenset[str]]:
-    """Distinctive tokens by stem: "deepseek-v3.2-exp" → {"deepseek-v": {"3.2-exp"}}.
-
-    A token that starts with letters is a name with a version ("k2.5", "gpt-6"):
-    its stem is the letters, as for a bare version ("2.5+" → "": {"2.5+"}). One
-    that starts with a digit is an amount: its stem is the unit ("30%" → "#%",
-    "17年" → "#年", "2.5" → "#"; and "2.5" meets "2.5+" under "" too).
-    """
-    marks: dict[str, set[str]] = defaultdict(set)
-    for feature in features:
-        m = _NUMBER_PARTS.fullmatch(feature)
-        if m is None:
-            continue
-        prefix, number, rest = m.groups()
-        if prefix or rest[:1] in ("+", "-"):  # a version: "k2.5", "2.5+", "0324-exp"
-            marks[prefix].add(number + rest)
-        else:  # an amount, by unit: "30%", "17年", "75m"
-            marks["#" + rest].add(number)
-            if not rest and "." in number:  # or a bare version, "Music 2.5" vs "2.5+"
-                marks[""].add(number)
-    return {stem: frozenset(values) for stem, values in marks.items()}
-
-
-def _event_date(lead: str) -> str:
-    """The first date a lead gives ("9-22", "wednesday"), or "": when it happened."""
-    m = _CJK_MONTH_DAY.search(lead)
-    if m:
-        return f"{int(m.group(1))}-{int(m.group(2))}"
-    w = _WEEKDAY.search(lead)
-    return w.group(1) if w else ""
-
-
-def _shingles(text: str) -> set[str]:
-    """Overlapping 4-character runs of CJK text and 3-word runs elsewhere: copied prose."""
-    out: set[str] = set()
-    words: list[str] = []
-    pos = 0
-    for run in _CJK_RUN.finditer(text):
-        words += _PLAIN_WORD.findall(text, pos, run.start())
-        chars = run.group()
-        out.update([chars[i : i + 4] for i in range(len(chars) - 3)])
-        pos = run.end()
-    words += _PLAIN_WORD.findall(text, pos)
-    out.update([f"{words[i]} {words[i + 1]} {words[i + 2]}" for i in range(len(words) - 2)])
-    return out
-
-
-def _weight_class(feature: str) -> float:
-    if feature[0] in _SIGNATURE_MARKS:
-        return W_ENTITY if feature[0] == ENTITY else W_NUMBER
-    if feature[0] > "\u2fff":  # CJK blocks start at U+2E80; bigrams never hold digits
-        return W_BIGRAM
-    if feature.isalpha() or not _DIGIT.search(feature):
-        return W_WORD
-    return W_NUMBER
-
-
-@dataclass(slots=True)
-class _Prepared:
-    title: set[str]
-    body: set[str]  # title + summary lead
-    lead_numbers: set[str]
-    event_date: str
-    summary: str  # normalised, without the repeated title or links
-    title_key: str
-    url_key: str
-    signature: set[str]  # ENTITY/VERSION/AMOUNT features: who, which model, how much
-
-
-def _signature(doc: Doc, lead: str) -> set[str]:
-    """The event signature: the actors named (canonical ids, so Apple = 苹果 = 애플),
-    the model or product versions and the money amounts, written one way whatever
-    the language (`digest.editorial.figures`). Two reports of one event in two
-    languages share little else."""
-    out = {ENTITY + key for key in doc.names | doc.lead_names if "/" in key}
-    text = doc.title + "\n" + lead
-    out.update(VERSION + v for v in model_versions(text))
-    out.update(AMOUNT + a for a in amounts(text))
-    return out
-
-
-def _prepare(doc: Doc) -> _Prepared:
-    full_title = _normalize(doc.title)
-    lead_story = _lead_story(doc.title)
-    title = full_title if lead_story == doc.title else _normalize(lead_story)
-    summary = _normalize(_URL.sub(" ", doc.summary)) if doc.summary else ""
-    if summary.startswith(full_title):  # WeChat feeds repeat the title as the text
-        summary = summary[len(full_title) :]
-    lead = summary[:LEAD_CHARS]
-    title_features = _features(title)
-    lead_features = _features(lead)
-    signature = _signature(doc, doc.summary[:LEAD_CHARS])
-    return _Prepared(
-        title=title_features,
-        body=title_features | lead_features | signature,
-        lead_numbers={f for f in lead_features if f[0].isdigit()},
-        event_date=_event_date(lead),
-        summary=summary,
-        title_key=title_key(doc.title),
-        url_key=url_key(doc.url),
-        signature=signature,
-    )
 
 
 # -- the batch -------------------------------------------------------------------
@@ -424,37 +210,76 @@ class Batch:
         self._window = window.total_seconds()
         self._ts = [d.published.timestamp() for d in self.docs]  # floats: fast to compare
         self._order = sorted(range(len(self.docs)), key=lambda i: (self._ts[i], i))
-        self._prepared = [_prepare(d) for d in self.docs]
+        self._prepared = [
+            prepare(d.title, d.summary, d.url, d.names | d.lead_names, LEAD_CHARS)
+            for d in self.docs
+        ]
         self._by_source: dict[str, list[int]] = defaultdict(list)
         for i in self._order:
             if self.docs[i].source:
                 self._by_source[self.docs[i].source].append(i)
-        self._drop_boilerplate()
         n = len(self.docs)
-        df: Counter[str] = Counter()
-        for p in self._prepared:
-            df.update(p.body)
-        self._df = dict(df)
+        # Docs per feature: counted once, then kept up to date as boilerplate goes.
+        self._df: Counter[str] = Counter(chain.from_iterable(p.body for p in self._prepared))
+        self._drop_boilerplate(self._df)
         idf = [math.log((n + IDF_PRIOR) / (count + 1)) for count in range(n + 1)]
-        self._weight = {f: _weight_class(f) * idf[count] for f, count in self._df.items()}
-        self._title_sum = [self._sum(p.title) for p in self._prepared]
-        self._body_sum = [self._sum(p.body) for p in self._prepared]
-        self._title_marks = [
-            _marks(p.title) if _DIGIT.search(d.title) else {}
-            for d, p in zip(self.docs, self._prepared, strict=True)
-        ]
+        # Class weight × idf by df, for each kind of feature (`feature_kinds`).
+        self._tables = [[w * x for x in idf] for w in (W_BIGRAM, W_WORD, W_NUMBER, W_ENTITY)]
+        # Only the docs of candidate pairs are scored: what scoring needs is
+        # worked out for a doc when it is first scored (`_weigh` and below).
+        self._weight: dict[str, float] = {}
+        self._weighed = [False] * n
+        self._title_sum: list[float | None] = [None] * n
+        self._body_sum: list[float | None] = [None] * n
+        self._title_marks: list[dict[str, frozenset[str]] | None] = [None] * n
         self._shingle_cache: dict[int, set[str]] = {}
+
+    def _weigh(self, i: int) -> None:
+        """Weigh the features of doc i, for scoring it."""
+        if not self._weighed[i]:
+            self._weighed[i] = True
+            df, weight = self._df, self._weight
+            kinds = feature_kinds(self._prepared[i].body.difference(weight))
+            for features, table in zip(kinds, self._tables, strict=True):
+                weights = map(table.__getitem__, map(df.__getitem__, features))
+                weight.update(zip(features, weights, strict=True))
 
     def _sum(self, features: Iterable[str]) -> float:
         return sum(map(self._weight.__getitem__, features))
 
-    def _drop_boilerplate(self) -> None:
-        for members in self._by_source.values():
-            if len(members) < BOILERPLATE_MIN_DOCS:
-                continue
-            counts: Counter[str] = Counter()
-            for i in members:
-                counts.update(self._prepared[i].body)
+    def _title_total(self, i: int) -> float:
+        total = self._title_sum[i]
+        if total is None:
+            total = self._title_sum[i] = self._sum(self._prepared[i].title)
+        return total
+
+    def _body_total(self, i: int) -> float:
+        total = self._body_sum[i]
+        if total is None:
+            total = self._body_sum[i] = self._sum(self._prepared[i].body)
+        return total
+
+    def _marks(self, i: int) -> dict[str, frozenset[str]]:
+        marks = self._title_marks[i]
+        if marks is None:
+            title = self._prepared[i].title
+            marks = number_marks(title) if has_digit(self.docs[i].title) else {}
+            self._title_marks[i] = marks
+        return marks
+
+    def _drop_boilerplate(self, df: Counter[str]) -> None:
+        """Remove each source's furniture from its docs, and from `df`."""
+        sources = [m for m in self._by_source.values() if len(m) >= BOILERPLATE_MIN_DOCS]
+        if not sources:
+            return
+        # Furniture is in BOILERPLATE_SHARE of its source's docs, so in at least
+        # that many of the batch's: only those features are counted per source.
+        least = BOILERPLATE_SHARE * min(map(len, sources))
+        frequent = set(compress(df, map(least.__le__, df.values())))
+        for members in sources:
+            counts = Counter(
+                chain.from_iterable(self._prepared[i].body & frequent for i in members)
+            )
             limit = BOILERPLATE_SHARE * len(members)
             furniture = {f for f, c in counts.items() if c >= limit}
             if not furniture:
@@ -465,6 +290,10 @@ class Batch:
                 p.body -= furniture
                 p.lead_numbers -= furniture
                 p.signature -= furniture
+            for f in furniture:
+                df[f] -= counts[f]
+                if not df[f]:
+                    del df[f]
 
     # -- scoring -------------------------------------------------------------
 
@@ -472,8 +301,10 @@ class Batch:
         return sum(map(self._weight.__getitem__, a & b if len(a) <= len(b) else b & a))
 
     def _title_score(self, i: int, j: int) -> float:
+        self._weigh(i)
+        self._weigh(j)
         a, b = self._prepared[i].title, self._prepared[j].title
-        sum_a, sum_b = self._title_sum[i], self._title_sum[j]
+        sum_a, sum_b = self._title_total(i), self._title_total(j)
         if sum_a <= 0 or sum_b <= 0:
             return 0.0
         shared = self._shared(a, b)
@@ -483,7 +314,9 @@ class Batch:
         return (1 - CONTAINMENT_SHARE) * dice + CONTAINMENT_SHARE * shared / min(sum_a, sum_b)
 
     def _body_score(self, i: int, j: int) -> float:
-        sum_a, sum_b = self._body_sum[i], self._body_sum[j]
+        self._weigh(i)
+        self._weigh(j)
+        sum_a, sum_b = self._body_total(i), self._body_total(j)
         if sum_a <= 0 or sum_b <= 0:
             return 0.0
         return 2 * self._shared(self._prepared[i].body, self._prepared[j].body) / (sum_a + sum_b)
@@ -491,7 +324,7 @@ class Batch:
     def _shingles(self, i: int) -> set[str]:
         cached = self._shingle_cache.get(i)
         if cached is None:
-            cached = self._shingle_cache[i] = _shingles(self._prepared[i].summary[:COPY_CHARS])
+            cached = self._shingle_cache[i] = shingles(self._prepared[i].summary[:COPY_CHARS])
         return cached
 
     def _copied(self, i: int, j: int) -> float:
@@ -530,7 +363,7 @@ class Batch:
 
     def _conflicts(self, i: int, j: int, *, names: bool = True) -> float:
         factor = 1.0
-        marks_a, marks_b = self._title_marks[i], self._title_marks[j]
+        marks_a, marks_b = self._marks(i), self._marks(j)
         for stem, values in marks_a.items():
             other = marks_b.get(stem)
             if other is not None and not values & other:
@@ -595,6 +428,8 @@ class Batch:
         if ENTITY not in kinds:
             return 0.0
         one_source = bool(self.docs[i].source) and self.docs[i].source == self.docs[j].source
+        self._weigh(i)
+        self._weigh(j)
         # Two outlets naming one model version and its maker within days report
         # one release; one outlet does that for every follow-up, so it needs more.
         if not kinds & {VERSION, AMOUNT} or (one_source and len(shared) < EVENT_SHARED):
@@ -618,55 +453,72 @@ class Batch:
         cap = max(CAP_MIN, int(CAP_SHARE * n))
         postings: dict[str, list[int]] = defaultdict(list)
         df = self._df
-        # A feature of one doc pairs nothing; one in very many is not news.
-        useful = {f for f, count in df.items() if 1 < count <= cap}
+        # A feature of one doc pairs nothing; one in very many is not news. Of
+        # the rest, a doc's SIGNATURE rarest are indexed, as they pair the fewest
+        # docs, ties broken by the feature itself (the same every run). Most of
+        # them are in two docs.
+        twice = set(compress(df, map((2).__eq__, df.values())))
+        in_range = [2 < count <= cap for count in range(n + 1)]
+        more = set(compress(df, map(in_range.__getitem__, df.values())))
         small: set[int] = set()  # docs too short to share two indexed features
         for i in self._order:  # so each postings list is in time order
-            indexable = list(self._prepared[i].body & useful)
-            if len(indexable) > SIGNATURE:  # the rarest: they pair the fewest docs
-                indexable.sort()  # then a stable sort by df: ties broken the same every run
-                indexable.sort(key=df.__getitem__)
+            body = self._prepared[i].body
+            indexable = sorted(body & twice)
+            if len(indexable) >= SIGNATURE:
                 del indexable[SIGNATURE:]
+            else:
+                others = list(body & more)
+                if len(indexable) + len(others) <= SIGNATURE:
+                    indexable += others
+                else:  # those below the count that fills the SIGNATURE, then the first at it
+                    counts = list(map(df.__getitem__, others))
+                    last = sorted(counts)[SIGNATURE - len(indexable) - 1]
+                    indexable += compress(others, map(last.__gt__, counts))
+                    indexable += sorted(compress(others, map(last.__eq__, counts)))
+                    del indexable[SIGNATURE:]
             if len(indexable) < SIGNATURE_SHARED + 1:
                 small.add(i)
             for f in indexable:
                 postings[f].append(i)
         ts, window = self._ts, self._window
-        shared: Counter[tuple[int, int]] = Counter()
+        found: list[int] = []  # each pair (i, j), i reported first, as i * n + j
         for members in postings.values():
             if len(members) < 2:
                 continue
+            scaled = [i * n for i in members]
             start = 0
             for k in range(1, len(members)):
                 j = members[k]
                 while ts[j] - ts[members[start]] > window:
                     start += 1
-                shared.update([(i, j) for i in members[start:k]])
-        pairs = {
-            pair
-            for pair, count in shared.items()
-            if count >= SIGNATURE_SHARED or pair[0] in small or pair[1] in small
-        }
-        pairs.update(self._signature_candidates(useful))
-        return sorted(pairs)
+                found.extend(map(j.__add__, scaled[start:k]))
+        shared = Counter(found)
+        pairs = set(compress(shared, map(SIGNATURE_SHARED.__le__, shared.values())))
+        if small:
+            pairs.update(key for key in shared if key // n in small or key % n in small)
+        pairs.update(self._signature_candidates(twice, more))
+        return [divmod(key, n) for key in sorted(pairs)]
 
-    def _signature_candidates(self, useful: set[str]) -> set[tuple[int, int]]:
-        """Pairs that share a model version or an amount within SIGNATURE_DAYS: the
-        event-signature rule needs one, and two languages share few other features."""
+    def _signature_candidates(self, twice: set[str], more: set[str]) -> set[int]:
+        """Pairs (as i * n + j) that share a model version or an amount within
+        SIGNATURE_DAYS: the event-signature rule needs one, and two languages share
+        few other features."""
         postings: dict[str, list[int]] = defaultdict(list)
         for i in self._order:
             for f in self._prepared[i].signature:
-                if f[0] != ENTITY and f in useful:
+                if f[0] != ENTITY and (f in twice or f in more):
                     postings[f].append(i)
+        n = len(self.docs)
         ts, window = self._ts, SIGNATURE_DAYS * 86400
-        pairs: set[tuple[int, int]] = set()
+        pairs: set[int] = set()
         for members in postings.values():
+            scaled = [i * n for i in members]
             start = 0
             for k in range(1, len(members)):
                 j = members[k]
                 while ts[j] - ts[members[start]] > window:
                     start += 1
-                pairs.update((i, j) for i in members[start:k])
+                pairs.update(map(j.__add__, scaled[start:k]))
         return pairs
 
     def groups(self) -> list[list[int]]:
