@@ -72,15 +72,17 @@ The algorithm, for one batch of docs (an issue's week, or a benchmark's 5,000):
 7. **Event signature**, for reports whose wording shares little (two
    languages, two angles): the canonical ids of the actors the title and lead
    name (`Doc.names`, `Doc.lead_names`, from the knowledge base, so Apple,
-   苹果, 애플 and アップル are one id), the model or product versions and the
-   money amounts (`digest.editorial.figures`: "GPT-5.6" = "GPT 5.6",
-   "$94.0bn" = "940亿美元"). A pair within `SIGNATURE_DAYS` that shares an
-   actor and a version or an amount merges when the weighted Dice overlap of
-   the two signatures reaches `SIGNATURE_MIN`, after the version, amount and
-   date conflicts above (not the names one: the shared actor settles it). Two
-   items of one outlet need `EVENT_SHARED` signature features in common: an
-   outlet names its favourite model and maker in every follow-up. Pairs that
-   share a version or amount are candidates whatever their text.
+   苹果, 애플 and アップル are one id), the versions of models and products the
+   knowledge base knows, and the money amounts (`digest.editorial.figures`:
+   "$94.0bn" = "940亿美元", 10.1兆ウォン = ₩10.1tn). Its features join the
+   text's above (so 苹果 meets Apple in the Dice score), and a pair within
+   `SIGNATURE_DAYS` that shares an amount and an actor merges when the
+   weighted Dice overlap of the two signatures reaches `SIGNATURE_MIN`, after
+   the version, amount and date conflicts above (not the names one: the
+   shared actor settles it). A model version and its maker alone never merge
+   two reports: a week holds many stories on one release (launch, benchmarks,
+   price). Two items of one outlet need `EVENT_SHARED` signature features in
+   common. Pairs that share an amount are candidates whatever their text.
 8. **Union-find** over merged pairs; each group lists its docs earliest first.
 
 The numbers were set on the labelled pairs of the shared corpus
@@ -100,7 +102,6 @@ from itertools import chain, compress
 from digest.editorial.textfeatures import (
     AMOUNT,
     ENTITY,
-    VERSION,
     feature_kinds,
     has_digit,
     number_marks,
@@ -129,8 +130,8 @@ W_NUMBER = 2.5  # "DeepSeek-V3", "10.1兆", "$75m": what tells two releases apar
 W_ENTITY = 1.5  # an actor's canonical id: a name, in whatever script
 
 # Two reports of one event, in two languages or two wordings, share its signature:
-# at least one version or amount and one actor, most of the smaller signature
-# (by weight), within SIGNATURE_DAYS. Text need not match at all.
+# an amount and an actor, and most of the signature by weight, within
+# SIGNATURE_DAYS. Text need not match at all.
 SIGNATURE_MIN = 0.5
 EVENT_SHARED = 3
 SIGNATURE_DAYS = 3.0
@@ -416,24 +417,23 @@ class Batch:
         return text * self._conflicts(i, j) >= threshold or self._same_signature(i, j)
 
     def signature_score(self, i: int, j: int) -> float:
-        """How much of the smaller event signature the other shares, by weight, 0…1;
-        0 unless they share an actor and a version or amount."""
+        """Weighted Dice overlap of two event signatures, 0…1; 0 unless they share
+        an amount and an actor."""
         a, b = self._prepared[i].signature, self._prepared[j].signature
         shared = a & b
-        if not shared:
-            return 0.0
         kinds = {f[0] for f in shared}
-        # A model and its maker ("Kimi", "K3") name the model, not an event: an
-        # event adds a partner, a product, an amount.
-        if ENTITY not in kinds:
+        # An amount and who it is about (a profit, a round, a fine) is one event.
+        # A model version and its maker are not: a week holds many stories on one
+        # release (its launch, its benchmarks, its price), and "Kimi K3" does not
+        # tell them apart; versions count towards the overlap, never alone.
+        if ENTITY not in kinds or AMOUNT not in kinds:
             return 0.0
         one_source = bool(self.docs[i].source) and self.docs[i].source == self.docs[j].source
+        # One outlet repeats its own figures in every follow-up.
+        if one_source and len(shared) < EVENT_SHARED:
+            return 0.0
         self._weigh(i)
         self._weigh(j)
-        # Two outlets naming one model version and its maker within days report
-        # one release; one outlet does that for every follow-up, so it needs more.
-        if not kinds & {VERSION, AMOUNT} or (one_source and len(shared) < EVENT_SHARED):
-            return 0.0
         return 2 * self._shared(a, b) / (self._sum(a) + self._sum(b))
 
     def _same_signature(self, i: int, j: int) -> bool:
@@ -500,13 +500,12 @@ class Batch:
         return [divmod(key, n) for key in sorted(pairs)]
 
     def _signature_candidates(self, twice: set[str], more: set[str]) -> set[int]:
-        """Pairs (as i * n + j) that share a model version or an amount within
-        SIGNATURE_DAYS: the event-signature rule needs one, and two languages share
-        few other features."""
+        """Pairs (as i * n + j) that share an amount within SIGNATURE_DAYS: the
+        event-signature rule needs one, and two languages share few other features."""
         postings: dict[str, list[int]] = defaultdict(list)
         for i in self._order:
             for f in self._prepared[i].signature:
-                if f[0] != ENTITY and (f in twice or f in more):
+                if f[0] == AMOUNT and (f in twice or f in more):
                     postings[f].append(i)
         n = len(self.docs)
         ts, window = self._ts, SIGNATURE_DAYS * 86400

@@ -321,7 +321,11 @@ def event_signature(
         # step. It is the forms of title and lead joined: "\n" composes with
         # nothing. (Without a digit, NFKC could add one the raw text lacks.)
         text = title_nfkc + "\n" + lead_nfkc
-        out.update(VERSION + v for v in model_versions(text))
+        # Only versions of things the knowledge base knows ("qwen@3.8" beside
+        # cn/qwen, "switch@2" beside jp/nintendo-switch): "AI 50", "Fold 8" or
+        # "Site 53" name no model.
+        known = {part for f in out for part in f.partition("/")[2].split("-")}
+        out.update(VERSION + v for v in model_versions(text) if v.partition("@")[0] in known)
     else:  # there is no version without a digit
         text = title + "\n" + lead
     out.update(AMOUNT + a for a in amounts(text))
