@@ -177,6 +177,7 @@ def _usable_entity_name(name: str) -> bool:
 
 
 CACHE_PREFIX = "names-"
+CACHE_FORMAT = 2  # bump when the compiled form (TermMatcher, Name) changes shape
 
 
 def _cache_key(aliases: Mapping[str, Iterable[str]], files: Iterable[Path]) -> str:
@@ -185,7 +186,13 @@ def _cache_key(aliases: Mapping[str, Iterable[str]], files: Iterable[Path]) -> s
         stat = path.stat()
         stats.append([str(path.resolve()), stat.st_size, stat.st_mtime_ns])
     payload = json.dumps(
-        [__version__, babel.__version__, stats, sorted((k, list(v)) for k, v in aliases.items())],
+        [
+            CACHE_FORMAT,
+            __version__,
+            babel.__version__,
+            stats,
+            sorted((k, list(v)) for k, v in aliases.items()),
+        ],
         ensure_ascii=False,
     )
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
@@ -229,7 +236,12 @@ def _name_table(
     # ("=vivo | =Vivo | =VIVO").
     table: dict[str, tuple[int, list[tuple[str, Name]]]] = {}
 
+    # One Name object per meaning: 25,000 names share 7,000 meanings, and the
+    # compiled cache then pickles (and loads) each meaning once.
+    meanings: dict[Name, Name] = {}
+
     def put(rank: int, written: str, name: Name) -> None:
+        name = meanings.setdefault(name, name)
         text = written.removeprefix("=").strip().lower()
         known = table.get(text)
         if known is None or known[0] != rank:
