@@ -40,6 +40,7 @@ import feedparser
 from digest.config import DEFAULT_COUNTRIES, FeedSettings
 from digest.editorial.classify import Classifier
 from digest.editorial.cluster import LEAD_CHARS, Batch, Doc, cluster
+from digest.editorial.textfeatures import AMOUNT, ENTITY, VERSION
 from digest.fetch.normalize import normalize_entries
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -111,7 +112,7 @@ def load_corpus(feeds: Path) -> Corpus:
 def batch_signature(corpus: Corpus, i: int) -> set[str]:
     """Doc i's event signature, readable (markers spelled out)."""
     prepared = Batch([corpus.docs[i]])._prepared[0]
-    marks = {"\x01": "@", "\x02": "v:", "\x03": "$:"}
+    marks = {ENTITY: "@", VERSION: "v:", AMOUNT: "$:"}
     return {marks[f[0]] + f[1:] for f in prepared.signature}
 
 

@@ -101,10 +101,13 @@ def explain_week(
     store only: no issue number is assigned, nothing is archived.
     """
     # The number is never shown; the one it would get assigns nothing.
-    issue = issue_model(settings, store, week, now, number=store.next_issue_number(week))
+    # One classifier for the issue and for the explanations: the same verdicts.
+    names = classifier(settings)
+    issue = issue_model(
+        settings, store, week, now, number=store.next_issue_number(week), names=names
+    )
     feeds = {f.url: f for f in settings.feeds}
     unknown = FeedSettings(url="")
-    names = classifier(settings)
     wanted = story.strip()
     found = []
     for section in issue.sections:

@@ -97,12 +97,19 @@ def issue_posts(settings: Settings, store: Store, week: str) -> tuple[list[Post]
 
 
 def issue_model(
-    settings: Settings, store: Store, week: str, now: datetime, *, number: int
+    settings: Settings,
+    store: Store,
+    week: str,
+    now: datetime,
+    *,
+    number: int,
+    names: Classifier | None = None,
 ) -> Issue:
     """The issue model for `week` from the stored posts (reads the store only).
 
     A frozen issue is rebuilt from its recorded posts and dated when it was
-    frozen, so `build --week` gives the issue that was sent.
+    frozen, so `build --week` gives the issue that was sent. `names`: a
+    classifier already built for these settings (else one is built).
     """
     window, late = issue_posts(settings, store, week)
     frozen_at = store.issue_frozen_at(week)
@@ -115,7 +122,7 @@ def issue_model(
         now=frozen_at or now,
         feed_names=feed_names(settings, store),
         feeds={f.url: f for f in settings.feeds},
-        classifier=classifier(settings),
+        classifier=names or classifier(settings),
         relevance=Relevance(load_topics(settings.topics_file)),
     )
 
