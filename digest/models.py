@@ -59,8 +59,13 @@ class Subscriber:
     id: int
     email: str
     name: str = ""
-    status: str = "active"  # active | unsubscribed | bouncing
+    # pending (web signup, unconfirmed) | active | unsubscribed | bouncing | complained
+    status: str = "active"
     created: datetime | None = None
+    language: str = ""  # "" = the digest's [digest] language
+    countries: tuple[str, ...] = ()  # section codes the reader chose; () = every section
+    confirmed: datetime | None = None  # when the reader confirmed a web signup
+    nonce: str = ""  # the open confirmation request ("" = none); bound into its token
 
 
 @dataclass(frozen=True, slots=True)

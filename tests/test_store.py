@@ -10,7 +10,7 @@ import pytest
 
 from digest.errors import StoreError
 from digest.models import Post
-from digest.state.store import SCHEMA_VERSION, Store
+from digest.state.store import SCHEMA_VERSION, Added, Store
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -79,16 +79,100 @@ def test_feed_state_tracks_validators_and_consecutive_failures(tmp_path: Path) -
 def test_subscribers(tmp_path: Path) -> None:
     with Store(tmp_path / "db.sqlite3") as store:
         _, added = store.add_subscriber("a@example.com", "A", NOW)
-        assert added
+        assert added is Added.ADDED
         _, again = store.add_subscriber("A@EXAMPLE.COM", "", NOW)  # same address, any case
-        assert not again
+        assert again is Added.UNCHANGED
         b, _ = store.add_subscriber("b@example.com", "", NOW)
         assert store.due_emails(WEEK, NOW, 10) == ["a@example.com", "b@example.com"]
         assert store.set_subscriber_status("b@example.com", "unsubscribed", NOW)
         assert store.due_emails(WEEK, NOW, 10) == ["a@example.com"]
         assert not store.set_subscriber_status("nobody@example.com", "unsubscribed", NOW)
-        _, back = store.add_subscriber("b@example.com", "", NOW)
-        assert back and store.subscriber(b.id).status == "active"  # type: ignore[union-attr]
+        # Suppressed: the operator's add leaves it so; only --resubscribe brings it back.
+        _, kept = store.add_subscriber("b@example.com", "", NOW)
+        assert kept is Added.SUPPRESSED and store.subscriber(b.id).status == "unsubscribed"  # type: ignore[union-attr]
+        _, back = store.add_subscriber("b@example.com", "", NOW, resubscribe=True)
+        assert back is Added.RESUBSCRIBED and store.subscriber(b.id).status == "active"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("status", ["unsubscribed", "bouncing", "complained"])
+def test_every_suppressed_status_survives_add_and_import(tmp_path: Path, status: str) -> None:
+    with Store(tmp_path / "db.sqlite3") as store:
+        s, _ = store.add_subscriber("x@example.com", "", NOW)
+        store.set_subscriber_status(s.id, status, NOW)
+        for origin in ("operator", "import"):
+            _, outcome = store.add_subscriber("x@example.com", "X", NOW, origin=origin)
+            assert outcome is Added.SUPPRESSED
+        assert store.subscriber(s.id).status == status  # type: ignore[union-attr]
+
+
+def test_forget_deletes_every_row_and_keeps_the_address_out(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    with Store(path) as store:
+        s, _ = store.add_subscriber("gone@example.com", "Gone Person", NOW)
+        store.add_subscriber("stay@example.com", "", NOW)
+        store.open_ledger(WEEK, NOW)
+        assert store.forget_subscriber("gone@example.com", NOW)
+        assert store.subscriber(s.id) is None
+        assert [r.email for r in store.delivery_rows(WEEK)] == ["stay@example.com"]
+        # An old list imported again does not bring the address back.
+        _, outcome = store.add_subscriber("GONE@example.com", "", NOW, origin="import")
+        assert outcome is Added.SUPPRESSED and store.subscriber_by_email("gone@example.com") is None
+        # No trace of the address or the name is left in the files (deleted pages are
+        # zeroed, and the write-ahead log is checkpointed and emptied).
+        raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("db"))
+        assert b"gone@example.com" not in raw.lower() and b"Gone Person" not in raw
+        # Its owner's explicit consent brings it back.
+        _, outcome = store.add_subscriber("gone@example.com", "", NOW, resubscribe=True)
+        assert outcome is Added.RESUBSCRIBED
+
+
+def test_web_signup_is_pending_until_confirmed_and_a_nonce_works_once(tmp_path: Path) -> None:
+    with Store(tmp_path / "db.sqlite3") as store:
+        signup = store.request_signup("new@example.com", "ja", ["KR", "jp"], "n1", NOW)
+        assert signup.action == "confirm" and signup.subscriber.status == "pending"
+        assert signup.subscriber.countries == ("JP", "KR")
+        store.open_ledger(WEEK, NOW)
+        assert store.due_emails(WEEK, NOW, 10) == []  # pending gets nothing
+        assert not store.confirm_signup(signup.subscriber.id, "wrong", NOW)
+        assert store.confirm_signup(signup.subscriber.id, "n1", NOW)
+        assert not store.confirm_signup(signup.subscriber.id, "n1", NOW)  # replayed
+        confirmed = store.subscriber(signup.subscriber.id)
+        assert confirmed is not None and confirmed.status == "active" and confirmed.confirmed
+        # Signing up an active address changes nothing (its owner gets a reminder).
+        again = store.request_signup("new@example.com", "en", [], "n2", NOW)
+        assert again.action == "already" and again.subscriber.countries == ("JP", "KR")
+        assert store.country_choices() == {("JP", "KR"): 1}
+
+
+def test_a_signup_form_never_resubscribes_without_confirmation(tmp_path: Path) -> None:
+    with Store(tmp_path / "db.sqlite3") as store:
+        s, _ = store.add_subscriber("left@example.com", "", NOW)
+        assert store.unsubscribe(s.id, NOW) and not store.unsubscribe(s.id, NOW)
+        signup = store.request_signup("left@example.com", "en", ["KR"], "n1", NOW)
+        assert signup.action == "confirm" and signup.subscriber.status == "unsubscribed"
+        assert store.confirm_signup(s.id, "n1", NOW, countries=["KR"])
+        assert store.subscriber(s.id).status == "active"  # type: ignore[union-attr]
+
+
+def test_bounces_and_complaints_after_the_session(tmp_path: Path) -> None:
+    with Store(tmp_path / "db.sqlite3") as store:
+        store.add_subscriber("b@example.com", "", NOW)
+        store.add_subscriber("c@example.com", "", NOW)
+        assert (
+            store.record_bounce("b@example.com", NOW, permanent=False, bounce_after=2) == "active"
+        )
+        assert store.record_bounce("b@example.com", NOW, permanent=True, bounce_after=2) == "active"
+        assert (
+            store.record_bounce("b@example.com", NOW, permanent=True, bounce_after=2) == "bouncing"
+        )
+        assert (
+            store.record_bounce("nobody@example.com", NOW, permanent=True, bounce_after=2) is None
+        )
+        assert store.record_complaint("c@example.com", NOW)
+        assert store.subscriber_by_email("c@example.com").status == "complained"  # type: ignore[union-attr]
+        assert store.mark_inbox_seen("<m1@x>", "bounce", NOW)
+        assert not store.mark_inbox_seen("<m1@x>", "bounce", NOW)
+        assert store.inbox_seen("<m1@x>")
 
 
 WEEK = "2026-W47"

@@ -1,6 +1,6 @@
 """The verbs for what the database keeps: subscribers, deliveries and feeds.
 
-Owns: `digest subscribers` (add, remove, list, import, export; reading the CSV
+Owns: `digest subscribers` (add, remove, list, import, export, forget; reading the CSV
 from a file or standard input), `digest deliveries` (list, retry or settle the
 readers whose copy is unknown or failed, under the publishing lock) and
 `digest feeds` (each feed's standing; reviving a gone feed), with the lines
@@ -19,7 +19,7 @@ from pathlib import Path
 import digest.cli.clock as clock
 from digest.config import Settings
 from digest.errors import DigestError
-from digest.state.store import Store
+from digest.state.store import Added, Store
 from digest.state.subscribers import clean_name, normalize_address, read_csv, write_csv
 
 
@@ -91,10 +91,20 @@ def deliveries(args: argparse.Namespace, settings: Settings, store: Store) -> in
 def subscribers(args: argparse.Namespace, store: Store) -> int:
     now = clock.utc_now()
     if args.action == "add":
-        subscriber, changed = store.add_subscriber(
-            normalize_address(args.email), clean_name(args.name), now
+        subscriber, outcome = store.add_subscriber(
+            normalize_address(args.email),
+            clean_name(args.name),
+            now,
+            resubscribe=args.resubscribe,
         )
-        print(f"{'added' if changed else 'already subscribed'}: {subscriber.email}")
+        if outcome is Added.SUPPRESSED:
+            print(
+                f"digest: error: {subscriber.email} is suppressed ({subscriber.status}); "
+                "add --resubscribe only if its owner asked to be back",
+                file=sys.stderr,
+            )
+            return 1
+        print(f"{_ADD_LINES[outcome]}: {subscriber.email}")
         return 0
     if args.action == "remove":
         address = normalize_address(args.email)
@@ -111,18 +121,40 @@ def subscribers(args: argparse.Namespace, store: Store) -> int:
         return 0
     if args.action == "import":
         text = _read_stdin() if args.file == "-" else _read_text(Path(args.file))
-        added = kept = 0
+        counts = dict.fromkeys(Added, 0)
         refused = []
         for row in read_csv(text):
             if row.error:
                 refused.append(row)
                 continue
-            _, changed = store.add_subscriber(row.email, row.name, now)
-            added, kept = added + changed, kept + (not changed)
-        print(f"imported: {added} added, {kept} already subscribed, {len(refused)} refused")
+            _, outcome = store.add_subscriber(
+                row.email, row.name, now, resubscribe=args.resubscribe, origin="import"
+            )
+            counts[outcome] += 1
+        added = counts[Added.ADDED] + counts[Added.ACTIVATED] + counts[Added.RESUBSCRIBED]
+        line = (
+            f"imported: {added} added, {counts[Added.UNCHANGED]} already subscribed, "
+            f"{len(refused)} refused"
+        )
+        if counts[Added.RESUBSCRIBED]:
+            line += f"; {counts[Added.RESUBSCRIBED]} of the added were resubscribed"
+        if counts[Added.SUPPRESSED]:
+            line += (
+                f"; {counts[Added.SUPPRESSED]} left suppressed (unsubscribed, complained, "
+                "bouncing or forgotten; --resubscribe only with consent)"
+            )
+        print(line)
         for row in refused:
             print(f"  line {row.line}: {row.error}", file=sys.stderr)
         return 1 if refused else 0
+    if args.action == "forget":
+        address = normalize_address(args.email)
+        found = store.forget_subscriber(address, now)
+        print(
+            f"forgotten: {address}"
+            + ("" if found else " (was not a subscriber; it can no longer be imported)")
+        )
+        return 0
     if args.action == "export":
         data = write_csv(store.subscribers())
         if args.file == "-":
@@ -133,6 +165,14 @@ def subscribers(args: argparse.Namespace, store: Store) -> int:
             write_atomic(Path(args.file), data)
         return 0
     raise AssertionError(f"unhandled action {args.action}")
+
+
+_ADD_LINES = {
+    Added.ADDED: "added",
+    Added.ACTIVATED: "added (was waiting for confirmation)",
+    Added.RESUBSCRIBED: "resubscribed",
+    Added.UNCHANGED: "already subscribed",
+}
 
 
 def _read_text(path: Path) -> str:

@@ -182,17 +182,26 @@ def build_parser() -> argparse.ArgumentParser:
         "subscribers",
         parents=[common],
         help="manage the mailing list",
-        description="Add, remove, list, import or export subscribers.",
+        description="Add, remove, list, import, export or forget subscribers. An "
+        "address that unsubscribed, complained or bounced for good is suppressed: add "
+        "and import leave it so unless --resubscribe.",
     )
     ss = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     a = ss.add_parser(
         "add",
         parents=[common],
-        help="add (or re-activate) a subscriber",
-        description="Add one address; it is validated first.",
+        help="add a subscriber",
+        description="Add one address; it is validated first. A suppressed address "
+        "(unsubscribed, complained, bouncing or forgotten) stays suppressed unless "
+        "--resubscribe.",
     )
     a.add_argument("email")
     a.add_argument("--name", default="", help="display name for the To: header")
+    a.add_argument(
+        "--resubscribe",
+        action="store_true",
+        help="make a suppressed address active again (only with its owner's consent)",
+    )
     a = ss.add_parser(
         "remove",
         parents=[common],
@@ -206,15 +215,32 @@ def build_parser() -> argparse.ArgumentParser:
         help="print subscribers",
         description="Print active subscribers, one per line.",
     )
-    a.add_argument("--all", action="store_true", help="include unsubscribed and bouncing")
+    a.add_argument(
+        "--all", action="store_true", help="include pending, unsubscribed, bouncing, complained"
+    )
     a = ss.add_parser(
         "import",
         parents=[common],
         help="add subscribers from a CSV file",
         description="Read `email[,name]` rows (a header row naming `email` is "
-        "recognised). Refused rows are listed with their line and reason.",
+        "recognised). Refused rows are listed with their line and reason. Suppressed "
+        "addresses are counted and left so unless --resubscribe.",
     )
     a.add_argument("file", help="CSV file, or - for standard input")
+    a.add_argument(
+        "--resubscribe",
+        action="store_true",
+        help="make suppressed addresses in the file active again (only with consent)",
+    )
+    a = ss.add_parser(
+        "forget",
+        parents=[common],
+        help="delete every trace of an address (GDPR erasure)",
+        description="Delete the subscriber and its delivery history. Only a keyed "
+        "fingerprint of the address is kept, so that importing an old list cannot "
+        "bring it back (add --resubscribe, or the reader's own confirmed signup, can).",
+    )
+    a.add_argument("email")
     a = ss.add_parser(
         "export",
         parents=[common],

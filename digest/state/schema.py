@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from digest.models import Post, Subscriber
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # The whole schema of a new database, at SCHEMA_VERSION. An existing database is
 # brought up to it by MIGRATIONS, one step per version; a test checks that both
@@ -58,14 +58,38 @@ CREATE TABLE posts (
 CREATE INDEX posts_by_published ON posts (published);
 
 CREATE TABLE subscribers (
-    id      INTEGER PRIMARY KEY,
-    email   TEXT NOT NULL UNIQUE COLLATE NOCASE,
-    name    TEXT NOT NULL DEFAULT '',
-    status  TEXT NOT NULL DEFAULT 'active'
-            CHECK (status IN ('active', 'unsubscribed', 'bouncing')),
-    created TEXT NOT NULL,
-    updated TEXT NOT NULL,
-    bounces INTEGER NOT NULL DEFAULT 0     -- permanent failures in a row
+    id        INTEGER PRIMARY KEY,
+    email     TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    name      TEXT NOT NULL DEFAULT '',
+    -- pending: signed up on the web, not confirmed yet (gets nothing);
+    -- unsubscribed, bouncing, complained: suppressed, never made active again
+    -- but by a new confirmed opt-in or an explicit `subscribers add --resubscribe`.
+    status    TEXT NOT NULL DEFAULT 'active'
+              CHECK (status IN ('pending', 'active', 'unsubscribed', 'bouncing',
+                                'complained')),
+    created   TEXT NOT NULL,
+    updated   TEXT NOT NULL,
+    bounces   INTEGER NOT NULL DEFAULT 0,  -- permanent failures in a row
+    language  TEXT NOT NULL DEFAULT '',    -- '' = the digest's [digest] language
+    countries TEXT NOT NULL DEFAULT '',    -- section codes chosen, e.g. 'JP KR XX'; '' = all
+    confirmed TEXT,                        -- when the reader confirmed (double opt-in)
+    nonce     TEXT,                        -- the open confirmation request, if any
+    origin    TEXT NOT NULL DEFAULT 'operator'  -- operator | import | web
+);
+
+-- Addresses deleted with `subscribers forget`: only a keyed fingerprint is kept,
+-- so that an old list imported again cannot bring them back.
+CREATE TABLE forgotten (
+    fingerprint TEXT PRIMARY KEY,
+    at          TEXT NOT NULL
+);
+
+-- Inbound mail already handled by `digest inbox` (bounces, complaints,
+-- unsubscribe mails), by Message-ID or content hash: each is handled once.
+CREATE TABLE inbox_seen (
+    key     TEXT PRIMARY KEY,
+    at      TEXT NOT NULL,
+    outcome TEXT NOT NULL
 );
 
 CREATE TABLE issues (
@@ -207,6 +231,43 @@ DROP TABLE deliveries;
 ALTER TABLE deliveries_v3 RENAME TO deliveries;
 CREATE INDEX deliveries_by_status ON deliveries (week, status);
 """,
+    3: """
+-- SQLite cannot change a CHECK constraint in place: copy the subscribers over
+-- (the store runs this step with foreign keys off, as SQLite's documentation
+-- prescribes for rebuilding a parent table, and checks them afterwards).
+CREATE TABLE subscribers_v4 (
+    id        INTEGER PRIMARY KEY,
+    email     TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    name      TEXT NOT NULL DEFAULT '',
+    -- pending: signed up on the web, not confirmed yet (gets nothing);
+    -- unsubscribed, bouncing, complained: suppressed, never made active again
+    -- but by a new confirmed opt-in or an explicit `subscribers add --resubscribe`.
+    status    TEXT NOT NULL DEFAULT 'active'
+              CHECK (status IN ('pending', 'active', 'unsubscribed', 'bouncing',
+                                'complained')),
+    created   TEXT NOT NULL,
+    updated   TEXT NOT NULL,
+    bounces   INTEGER NOT NULL DEFAULT 0,  -- permanent failures in a row
+    language  TEXT NOT NULL DEFAULT '',    -- '' = the digest's [digest] language
+    countries TEXT NOT NULL DEFAULT '',    -- section codes chosen, e.g. 'JP KR XX'; '' = all
+    confirmed TEXT,                        -- when the reader confirmed (double opt-in)
+    nonce     TEXT,                        -- the open confirmation request, if any
+    origin    TEXT NOT NULL DEFAULT 'operator'  -- operator | import | web
+);
+INSERT INTO subscribers_v4 (id, email, name, status, created, updated, bounces)
+    SELECT id, email, name, status, created, updated, bounces FROM subscribers;
+DROP TABLE subscribers;
+ALTER TABLE subscribers_v4 RENAME TO subscribers;
+CREATE TABLE forgotten (
+    fingerprint TEXT PRIMARY KEY,
+    at          TEXT NOT NULL
+);
+CREATE TABLE inbox_seen (
+    key     TEXT PRIMARY KEY,
+    at      TEXT NOT NULL,
+    outcome TEXT NOT NULL
+);
+""",
 }
 
 
@@ -231,6 +292,10 @@ def subscriber_from_row(row: sqlite3.Row) -> Subscriber:
         name=row["name"],
         status=row["status"],
         created=from_db_time(row["created"]),
+        language=row["language"],
+        countries=tuple(row["countries"].split()),
+        confirmed=opt_time(row["confirmed"]),
+        nonce=row["nonce"] or "",
     )
 
 

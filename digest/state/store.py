@@ -21,10 +21,11 @@ from datetime import datetime
 from pathlib import Path
 
 from digest.errors import DatabaseBusy, DigestError, DiskFull, StoreError, WriteError
-from digest.models import FeedState, Post, Subscriber
+from digest.models import FeedState, Post
 from digest.state.files import write_error
 from digest.state.ledger import DeliveryRow, LedgerOpened, LedgerQueries
 from digest.state.lock import lock_holder
+from digest.state.readers import SUBSCRIBER_STATUSES, Added, ReaderQueries, Signup
 from digest.state.schema import (
     MIGRATIONS,
     SCHEMA,
@@ -33,30 +34,36 @@ from digest.state.schema import (
     opt_time,
     post_from_row,
     post_values,
-    subscriber_from_row,
     to_db_time,
 )
 
 __all__ = [
     "SCHEMA_VERSION",
     "SUBSCRIBER_STATUSES",
+    "Added",
     "DeliveryRow",
     "LedgerOpened",
+    "Signup",
     "Store",
     "from_db_time",
     "to_db_time",
 ]
 
-SUBSCRIBER_STATUSES = ("active", "unsubscribed", "bouncing")
-
 
 def _run_script(db: sqlite3.Connection, script: str) -> None:
     # Not executescript(): that commits first, and a migration must be all or nothing.
-    for statement in script.split(";"):
-        if statement.strip() and not all(
-            line.strip().startswith("--") or not line.strip() for line in statement.splitlines()
-        ):
+    # Statements end where SQLite says they do (a ";" in a comment or a string
+    # does not end one).
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
             db.execute(statement)
+            statement = ""
+    if statement.strip() and not all(
+        part.strip().startswith("--") or not part.strip() for part in statement.splitlines()
+    ):
+        raise sqlite3.OperationalError(f"incomplete SQL statement: {statement.strip()[:80]!r}")
 
 
 # Seconds a write waits for another process's write transaction before
@@ -144,7 +151,7 @@ def _writer_lock(path: Path) -> threading.RLock:
         return _WRITERS.setdefault(key, threading.RLock())
 
 
-class Store(LedgerQueries):
+class Store(LedgerQueries, ReaderQueries):
     """All SQL of digest. Use as a context manager, or call `close()`."""
 
     def __init__(self, path: Path) -> None:
@@ -224,13 +231,28 @@ class Store(LedgerQueries):
                 f"understands ({SCHEMA_VERSION})",
                 hint="upgrade digest, or point [storage] path at another file",
             )
-        with self._tx() as db:
-            if version == 0:
-                _run_script(db, SCHEMA)
-            else:
-                for step in range(version, SCHEMA_VERSION):
-                    _run_script(db, MIGRATIONS[step])
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        # Rebuilding a table that others reference (to change a CHECK) needs
+        # foreign keys off, and that cannot change inside a transaction
+        # (https://sqlite.org/lang_altertable.html#otheralter); they are checked
+        # before the commit and on again afterwards.
+        self._db.execute("PRAGMA foreign_keys = OFF")
+        try:
+            with self._tx() as db:
+                if version == 0:
+                    _run_script(db, SCHEMA)
+                else:
+                    for step in range(version, SCHEMA_VERSION):
+                        _run_script(db, MIGRATIONS[step])
+                broken = db.execute("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise StoreError(
+                        f"{self.path}: upgrading the schema from version {version} left "
+                        f"{len(broken)} row(s) pointing at nothing (e.g. in {broken[0][0]})",
+                        hint="nothing was changed; keep this file and report it",
+                    )
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        finally:
+            self._db.execute("PRAGMA foreign_keys = ON")
 
     @property
     def schema_version(self) -> int:
@@ -425,62 +447,6 @@ class Store(LedgerQueries):
 
     def count_posts(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM posts").fetchone()[0])
-
-    # -- subscribers ---------------------------------------------------------
-
-    def add_subscriber(self, email: str, name: str, now: datetime) -> tuple[Subscriber, bool]:
-        """Add or re-activate a subscriber. Returns (subscriber, changed).
-
-        `email` must already be validated and normalised (`digest.state.subscribers`).
-        """
-        stamp = to_db_time(now)
-        with self._tx() as db:
-            row = db.execute("SELECT * FROM subscribers WHERE email = ?", (email,)).fetchone()
-            if row is None:
-                db.execute(
-                    "INSERT INTO subscribers (email, name, status, created, updated) "
-                    "VALUES (?, ?, 'active', ?, ?)",
-                    (email, name, stamp, stamp),
-                )
-                changed = True
-            elif row["status"] != "active":
-                db.execute(
-                    "UPDATE subscribers SET status = 'active', name = coalesce(nullif(?, ''), "
-                    "name), updated = ? WHERE id = ?",
-                    (name, stamp, row["id"]),
-                )
-                changed = True
-            else:
-                changed = False
-            row = db.execute("SELECT * FROM subscribers WHERE email = ?", (email,)).fetchone()
-        return subscriber_from_row(row), changed
-
-    def set_subscriber_status(self, email_or_id: str | int, status: str, now: datetime) -> bool:
-        """Change a subscriber's status; False when no such subscriber exists."""
-        if status not in SUBSCRIBER_STATUSES:
-            raise ValueError(f"unknown subscriber status {status!r}")
-        column = "id" if isinstance(email_or_id, int) else "email"
-        with self._tx() as db:
-            cur = db.execute(
-                f"UPDATE subscribers SET status = ?, updated = ? WHERE {column} = ?",
-                (status, to_db_time(now), email_or_id),
-            )
-        return cur.rowcount > 0
-
-    def subscriber(self, subscriber_id: int) -> Subscriber | None:
-        row = self._db.execute(
-            "SELECT * FROM subscribers WHERE id = ?", (subscriber_id,)
-        ).fetchone()
-        return subscriber_from_row(row) if row else None
-
-    def subscribers(self, status: str | None = None) -> list[Subscriber]:
-        if status is None:
-            rows = self._db.execute("SELECT * FROM subscribers ORDER BY id").fetchall()
-        else:
-            rows = self._db.execute(
-                "SELECT * FROM subscribers WHERE status = ? ORDER BY id", (status,)
-            ).fetchall()
-        return [subscriber_from_row(r) for r in rows]
 
     # -- issues and the delivery ledger ----------------------------------------
 

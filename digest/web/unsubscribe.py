@@ -77,7 +77,7 @@ def make_wsgi_app(store_path: Path, key: bytes, title: str = "Unsubscribe") -> A
                 if subscriber is None:
                     return invalid(start)
                 if method == "POST":
-                    store.set_subscriber_status(subscriber.id, "unsubscribed", datetime.now(UTC))
+                    store.unsubscribe(subscriber.id, datetime.now(UTC))
                     return respond(
                         start,
                         "200 OK",
