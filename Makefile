@@ -24,12 +24,17 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check digest tests benchmarks
 	$(BIN)/mypy
 
-# Headless Chromium and CJK fonts for tests/test_email_rendering.py (Debian/Ubuntu).
-.PHONY: browser-deps
-browser-deps:
-	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk; }
+# What the tests drive besides Python (Debian/Ubuntu): headless Chromium, its
+# WebDriver and CJK fonts (tests/test_email_rendering.py, tests/test_serve_browser.py),
+# and Dovecot, a real IMAP server for `digest inbox` (tests/test_inbox.py).
+SYSTEM_TOOLS := chromium chromedriver /usr/sbin/dovecot
+.PHONY: system-deps browser-deps
+system-deps:
+	@for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null 2>&1 || missing=1; done; \
+	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-noto-cjk dovecot-imapd; fi
+browser-deps: system-deps
 
-test: lint browser-deps
+test: lint system-deps
 	$(BIN)/pytest
 
 bench: $(STAMP)
@@ -42,6 +47,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/duplicates.py
 	$(BIN)/python benchmarks/charsets.py
 	$(BIN)/python benchmarks/delivery.py
+	$(BIN)/python benchmarks/serve.py
+	$(BIN)/python benchmarks/inbound.py
 	$(BIN)/python benchmarks/kills.py
 
 clean:

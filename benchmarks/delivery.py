@@ -23,6 +23,14 @@ not make the sink the bottleneck), and prints figures, targets and PASS/FAIL:
   (at most 30 runs). Target: 0 subscribers missing; every extra copy belongs to a
   subscriber whose ledger row recorded an unknown outcome (and no more copies
   than 1 + unknowns); every `sent` row's Message-ID was received.
+- variants: the same 10,000 subscribers spread over 20 distinct choices of
+  countries (4 of the 8 each) and language (ja / en), each rendered once, against
+  the same 10,000 all with one such choice, in the same run: four sends, each on
+  a fresh database, in the order 1, 20, 20, 1 so that a change in the machine's
+  load weighs on both; the one choice is the one whose message is nearest the
+  twenty's mean size, so both send as many bytes. `digest.run.pipeline.send` as
+  above, the rendering of the variants included (and timed apart).
+  Target: messages/s with 20 choices ≥ 0.9 × with one.
 - crashes: 2,000 subscribers; `python -m digest send` is killed with SIGKILL 20
   times at a random moment while it sends (once the run's first message has
   reached the sink, after a random delay sized to leave work for the kills still
@@ -31,12 +39,14 @@ not make the sink the bottleneck), and prints figures, targets and PASS/FAIL:
   duplicate recorded, and ≤ kills × connections.
 
 Exits 1 on any FAIL. Run from the project folder:
-    .venv/bin/python benchmarks/delivery.py [--quick] [--part throughput|faults|crashes|all]
+    .venv/bin/python benchmarks/delivery.py [--quick]
+        [--part throughput|variants|faults|crashes|all]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import random
 import secrets
@@ -69,6 +79,8 @@ from digest.state.store import Store, to_db_time  # noqa: E402
 WEEK = "2026-W47"  # publish Mon 2026-11-23 08:00 Asia/Tokyo
 STORIES = 80
 MIN_RATIO = 0.8
+MIN_VARIANTS_RATIO = 0.9
+CHOICES = 20
 MAX_GROWTH_MB = 5.0
 MAX_RERUNS = 30
 PYTHON = sys.executable
@@ -184,7 +196,10 @@ def make_world(
     *,
     connections: int = 4,
     retry_after: str = "0s",
+    choice: Callable[[int], tuple[str, str]] | None = None,
 ) -> World:
+    """`choice(i)`: subscriber i's (language, countries) as stored ("" each: the
+    digest's language, every section)."""
     folder.mkdir(parents=True, exist_ok=True)
     feeds = "\n".join(
         f'[[feeds]]\nurl = "https://feeds.example.com/{c.lower()}.xml"\n'
@@ -209,12 +224,16 @@ def make_world(
     with Store(settings.storage_path) as store:
         store.add_posts(make_posts())
     # Setup only: one transaction for every subscriber (add_subscriber is one each).
+    pick = choice or (lambda i: ("", ""))
     db = sqlite3.connect(settings.storage_path)
     with db:
         db.executemany(
-            "INSERT INTO subscribers (email, name, status, created, updated) "
-            "VALUES (?, ?, 'active', ?, ?)",
-            [(e, f"読者 {i}" if i % 3 == 0 else "", now, now) for i, e in enumerate(emails)],
+            "INSERT INTO subscribers (email, name, status, created, updated, language, "
+            "countries) VALUES (?, ?, 'active', ?, ?, ?, ?)",
+            [
+                (e, f"読者 {i}" if i % 3 == 0 else "", now, now, *pick(i))
+                for i, e in enumerate(emails)
+            ],
         )
     db.close()
     return World(folder, config, settings, emails)
@@ -508,6 +527,98 @@ def part_throughput(tmp: Path, subscribers: int, connections: int) -> bool:
     return ok
 
 
+def variant_choices() -> list[tuple[str, str]]:
+    """20 distinct (language, countries): 4 of the 8 countries each, spread over
+    the 70 such sets, half of them in English."""
+    sets = list(itertools.combinations(COUNTRIES, 4))
+    step = len(sets) / CHOICES
+    return [("en" if n % 2 else "", " ".join(sorted(sets[int(n * step)]))) for n in range(CHOICES)]
+
+
+def typical_choice(tmp: Path, choices: Sequence[tuple[str, str]]) -> tuple[str, str]:
+    """The choice whose message is nearest in size to the mean of all `choices`
+    (readers spread evenly over them): the one-choice run then sends as many bytes
+    as the twenty-choice run, so the ratio measures the variants, not the sizes."""
+    from digest.mail.compose import compose, prepare
+    from digest.render.choice import reader_choice
+    from digest.render.issue import render_variant
+    from digest.run.pipeline import build
+
+    world = make_world(tmp / "variants-sizes", 1, "127.0.0.1", 25)
+    key = load_secrets().require_signing_key()
+    with Store(world.settings.storage_path) as store:
+        built = build(world.settings, store, WEEK, utc_now())
+        reader = store.subscribers("active")[0]
+    sizes = []
+    for language, countries in choices:
+        choice = reader_choice(language, countries.split(), world.settings)
+        rendered = render_variant(built.issue, world.settings, choice)
+        prepared = prepare(WEEK, rendered, world.settings)
+        sizes.append(len(compose(prepared, reader, key, utc_now())[0]))
+    mean = sum(sizes) / len(sizes)
+    return choices[min(range(len(choices)), key=lambda i: abs(sizes[i] - mean))]
+
+
+def part_variants(tmp: Path, subscribers: int, connections: int) -> bool:
+    from digest.mail.compose import prepare
+    from digest.run.pipeline import reader_variants, send
+
+    choices = variant_choices()
+    single = typical_choice(tmp, choices)
+    print(
+        f"== variants: {subscribers:,} subscribers over {len(choices)} choices of countries "
+        f"(4 of 8 each) and language (ja, en) vs all with one ({single[0] or 'ja'}: "
+        f"{single[1]}, the choice of typical message size), {connections} connections; "
+        "runs in the order 1, 20, 20, 1 so that a change in the machine's load weighs on both"
+    )
+    seconds: dict[str, float] = {"one": 0.0, "twenty": 0.0}
+    ok = True
+    with SinkProcess(keep=False, fast_data=True) as sink:
+        for n, label in enumerate(("one", "twenty", "twenty", "one")):
+            one = label == "one"
+            world = make_world(
+                tmp / f"variants-{n}",
+                subscribers,
+                sink.host,
+                sink.port,
+                connections=connections,
+                choice=(lambda i: single) if one else (lambda i: choices[i % len(choices)]),
+            )
+            sink.reset()
+            with Store(world.settings.storage_path) as store:
+                t0 = time.perf_counter()
+                built, report = send(world.settings, load_secrets(), store, WEEK, utc_now)
+                took = time.perf_counter() - t0
+                # What rendering the variants costs, measured apart (nothing sent).
+                r0 = time.perf_counter()
+                full = prepare(WEEK, built.rendered, world.settings)
+                reader_variants(world.settings, store, built.issue, full)
+                render_seconds = time.perf_counter() - r0
+            received = sink.counts()
+            stats = sink.stats()
+            exact = len(received) == subscribers and all(c == 1 for c in received.values())
+            ok &= exact and report.sent == subscribers
+            seconds[label] += took
+            print(
+                f"  {'1 choice ' if one else f'{len(choices)} choices'}: "
+                f"{subscribers / took:,.0f} messages/s ({took:.1f} s incl. build "
+                f"{built.seconds:.2f} s; {report.variants} renderings, which take "
+                f"{render_seconds:.2f} s); mean message "
+                f"{stats.bytes / max(stats.accepted, 1) / 1024:.1f} KB; each subscriber "
+                f"exactly once: {exact}"
+            )
+    rate_one = 2 * subscribers / seconds["one"]
+    rate_twenty = 2 * subscribers / seconds["twenty"]
+    ratio = rate_twenty / rate_one
+    passed = ratio >= MIN_VARIANTS_RATIO and ok
+    print(
+        f"  {len(choices)} choices {rate_twenty:,.0f} messages/s, 1 choice {rate_one:,.0f} "
+        f"messages/s (both runs of each): ratio {ratio:.2f} "
+        f"(target ≥ {MIN_VARIANTS_RATIO}×)  {verdict(passed)}"
+    )
+    return passed
+
+
 def part_faults(tmp: Path, subscribers: int, connections: int, seed: int) -> bool:
     print(
         f"== faults: {subscribers:,} subscribers; 451 to 10% of RCPT and of DATA, "
@@ -622,9 +733,11 @@ def part_crashes(tmp: Path, subscribers: int, kills: int, connections: int, seed
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--part", choices=("throughput", "faults", "crashes", "all"), default="all")
+    parser.add_argument(
+        "--part", choices=("throughput", "variants", "faults", "crashes", "all"), default="all"
+    )
     parser.add_argument("--quick", action="store_true", help="smaller numbers, for a quick look")
-    parser.add_argument("--subscribers", type=int, help="throughput and faults (10,000)")
+    parser.add_argument("--subscribers", type=int, help="throughput, variants and faults (10,000)")
     parser.add_argument("--crash-subscribers", type=int, help="crashes (2,000)")
     parser.add_argument("--kills", type=int, help="SIGKILLs in the crash part (20)")
     parser.add_argument("--connections", type=int, default=4)
@@ -640,6 +753,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         tmp = Path(name)
         if args.part in ("throughput", "all"):
             ok &= part_throughput(tmp, subscribers, args.connections)
+        if args.part in ("variants", "all"):
+            ok &= part_variants(tmp, subscribers, args.connections)
         if args.part in ("faults", "all"):
             ok &= part_faults(tmp, subscribers, args.connections, args.seed)
         if args.part in ("crashes", "all"):

@@ -167,6 +167,35 @@ class ArchiveSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class InboxSettings:
+    """[inbox]: the IMAP folder `digest inbox` reads without a SOURCE (bounces,
+    complaints, mailto unsubscribes). TLS only; the password is DIGEST_IMAP_PASSWORD."""
+
+    host: str
+    username: str
+    port: int = 993  # IMAP over TLS (imaps)
+    folder: str = "INBOX"
+    timeout: float = 30.0  # seconds per network operation
+
+
+@dataclass(frozen=True, slots=True)
+class WebSettings:
+    """[web]: `digest serve`, the readers' pages (subscribe, confirm, preferences,
+    unsubscribe). Links in mails are built from `url`, never from a request's Host."""
+
+    url: str = ""  # public URL of the pages, ending in "/"; default [archive] base_url
+    confirm_within: timedelta = timedelta(hours=48)  # a confirmation link's lifetime
+    # /subscribe POSTs one client address may make ("limits" syntax, ";" between
+    # windows); over it, 429. Per address: confirmation mails one address may get.
+    ip_limit: str = "5/minute;30/hour"
+    address_limit: str = "3/day"
+    archive: bool = True  # also serve [archive] dir (one command serves everything)
+    base_path: str = ""  # served under this path behind a proxy, e.g. "/digest"
+    # Proxies whose X-Forwarded-For/-Proto/-Host headers are believed ("*": any).
+    trusted_proxies: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     source: Path  # the config file read
     digest: DigestSettings
@@ -189,6 +218,8 @@ class Settings:
     entities_file: Path | None = None
     delivery: DeliverySettings = DeliverySettings()  # [delivery]
     schedule: ScheduleSettings = ScheduleSettings()  # [schedule]
+    inbox: InboxSettings | None = None  # [inbox]; None: `digest inbox` needs a SOURCE
+    web: WebSettings = WebSettings()  # [web]
 
 
 def _entities_file(table: Table, source: Path) -> Path | None:
@@ -552,7 +583,13 @@ def parse_settings(data: Mapping[str, Any], source: Path) -> Settings:
         dk.finish()
 
     delivery = _parse_delivery(Table(top.take("delivery", dict, {}), file, "delivery"))
+    top.known.add("inbox")
+    inbox = None
+    if "inbox" in top.data:
+        inbox = _parse_inbox(Table(top.take("inbox", dict), file, "inbox"))
     schedule = _parse_schedule(Table(top.take("schedule", dict, {}), file, "schedule"), source)
+
+    web = _parse_web(Table(top.take("web", dict, {}), file, "web"), base_url)
 
     tp = Table(top.take("templates", dict, {}), file, "templates")
     templates_dir = bundled.TEMPLATES_DIR
@@ -587,8 +624,79 @@ def parse_settings(data: Mapping[str, Any], source: Path) -> Settings:
         entities_file=entities_file,
         dkim=dkim,
         delivery=delivery,
+        inbox=inbox,
         schedule=schedule,
+        web=web,
     )
+
+
+def _parse_web(t: Table, base_url: str) -> WebSettings:
+    from limits import parse_many
+
+    dflt = WebSettings()
+    url = t.text("url")
+    url = http_url(t, "url", url) if url else base_url
+    if url and not url.endswith("/"):
+        url += "/"
+    limits = {}
+    for name in ("ip_limit", "address_limit"):
+        value = t.text(name, getattr(dflt, name))
+        try:
+            parse_many(value)
+        except ValueError as e:
+            raise t.error(
+                name, f"{value!r} is not a rate limit", hint='write e.g. "5/minute;30/hour"'
+            ) from e
+        limits[name] = value
+    base_path = t.text("base_path").rstrip("/")
+    if base_path and (not base_path.startswith("/") or any(c in base_path for c in "?#\\ ")):
+        raise t.error("base_path", f"{base_path!r} is not a URL path", hint='e.g. "/digest"')
+    proxies = t.take("trusted_proxies", list, [])
+    if not all(isinstance(p, str) and p.strip() for p in proxies):
+        raise t.error("trusted_proxies", 'expected a list of addresses, or ["*"]')
+    web = WebSettings(
+        url=url,
+        confirm_within=duration(t, "confirm_within", dflt.confirm_within),
+        ip_limit=limits["ip_limit"],
+        address_limit=limits["address_limit"],
+        archive=bool(t.take("archive", bool, dflt.archive)),
+        base_path=base_path,
+        trusted_proxies=tuple(p.strip() for p in proxies),
+    )
+    t.finish()
+    if web.confirm_within < timedelta(minutes=10):
+        raise t.error("confirm_within", "at least 10m: mail can take minutes to arrive")
+    return web
+
+
+def _parse_inbox(t: Table) -> InboxSettings:
+    for name in ("host", "username"):
+        if not t.data.get(name):
+            raise t.error(
+                name,
+                f"missing: [inbox] needs a {name}",
+                hint="or remove [inbox] and give `digest inbox` a Maildir, an mbox or -",
+            )
+    port = t.take("port", int, 993)
+    if not 0 < port < 65536:
+        raise t.error("port", f"{port} is not a TCP port")
+    inbox = InboxSettings(
+        host=t.text("host"),
+        username=t.text("username"),
+        port=port,
+        folder=t.text("folder", "INBOX") or "INBOX",
+        timeout=float(t.take("timeout", (int, float), 30.0)),
+    )
+    positive(t, "timeout", inbox.timeout)
+    if not inbox.folder.isascii():
+        raise t.error(
+            "folder",
+            f"{inbox.folder!r} is not an IMAP folder name",
+            hint="write its IMAP name (modified UTF-7, as the mail server lists it), e.g. "
+            '"INBOX.&ZeVnLIqe-" for 日本語',
+        )
+    t.finish()
+    return inbox
 
 
 def _parse_delivery(t: Table) -> DeliverySettings:

@@ -18,6 +18,7 @@ from dotenv import dotenv_values
 from digest.errors import SecretMissing
 
 ENV_SMTP_PASSWORD = "DIGEST_SMTP_PASSWORD"
+ENV_IMAP_PASSWORD = "DIGEST_IMAP_PASSWORD"  # `digest inbox` without a SOURCE: [inbox]
 ENV_SECRET = "DIGEST_SECRET"
 ENV_DKIM_KEY = "DIGEST_DKIM_PRIVATE_KEY"  # the PEM text (a literal "\n" counts as a line break)
 ENV_DKIM_KEY_FILE = "DIGEST_DKIM_KEY_FILE"  # or a path to the PEM file
@@ -31,6 +32,7 @@ class Secrets:
     smtp_password: str | None
     signing_key: bytes | None
     dkim_key: bytes | None = None  # PEM private key for [dkim]
+    imap_password: str | None = None  # for [inbox] (`digest inbox` over IMAP)
 
     def require_dkim_key(self) -> bytes:
         if not self.dkim_key:
@@ -39,6 +41,16 @@ class Secrets:
                 hint="put the PEM private key (or its path) in .env, or remove [dkim]",
             )
         return self.dkim_key
+
+    def require_imap_password(self) -> str:
+        if not self.imap_password:
+            raise SecretMissing(
+                f"{ENV_IMAP_PASSWORD} is not set: `digest inbox` without a SOURCE logs in "
+                "to the [inbox] IMAP server",
+                hint=f"put {ENV_IMAP_PASSWORD}=... in .env beside digest.toml, or give "
+                "`digest inbox` a Maildir, an mbox or -",
+            )
+        return self.imap_password
 
     def require_signing_key(self) -> bytes:
         if not self.signing_key:
@@ -84,6 +96,7 @@ def load_secrets(env_file: Path | None = None) -> Secrets:
         smtp_password=lookup(ENV_SMTP_PASSWORD),
         signing_key=key.encode() if key else None,
         dkim_key=_dkim_key(lookup(ENV_DKIM_KEY), key_file),
+        imap_password=lookup(ENV_IMAP_PASSWORD),
     )
 
 

@@ -34,6 +34,7 @@ ENV_NAME = ".env"
 RUN_SERVICE = "systemd/digest-run.service"
 RUN_TIMER = "systemd/digest-run.timer"
 DAEMON_SERVICE = "systemd/digest.service"
+SERVE_SERVICE = "systemd/digest-serve.service"
 CRON_NAME = "digest.cron"
 LOG_NAME = "var/digest.log"  # where the cron line appends; systemd uses the journal
 RUN_EVERY_MINUTES = 15
@@ -158,6 +159,49 @@ WantedBy=multi-user.target
 """
 
 
+def _serve_service(folder: Path, command: list[str], user: str) -> str:
+    config = folder / CONFIG_NAME
+    return f"""\
+# digest serve: the readers' pages (subscribe, confirm, preferences, one-click
+# unsubscribe) and the archive, on 127.0.0.1:8080 for your https proxy to forward to
+# (see the README: [web] url, base_path, trusted_proxies).
+# Install (as root):
+#   cp {_sh(folder / SERVE_SERVICE)} /etc/systemd/system/
+#   systemctl daemon-reload && systemctl enable --now digest-serve
+[Unit]
+Description=digest: readers' pages (subscribe, preferences, unsubscribe)
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+Type=simple
+User={user}
+WorkingDirectory={_systemd_quote(str(folder))}
+ExecStart={
+        _exec(
+            [
+                *command,
+                "--config",
+                str(config),
+                "--log-format",
+                "json",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "8080",
+            ]
+        )
+    }
+Restart=on-failure
+RestartSec=5
+NoNewPrivileges=true
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
 def cron_line(folder: Path, command: list[str]) -> str:
     """The crontab line: `digest run` every 15 minutes, appending to var/digest.log."""
     args = " ".join(shlex.quote(w) for w in [*command, "--config", str(folder / CONFIG_NAME)])
@@ -198,6 +242,10 @@ def init_folder(folder: Path, *, force: bool = False, now: datetime | None = Non
         ),
         RUN_TIMER: (_run_timer(), f"systemd: starts that run every {RUN_EVERY_MINUTES} minutes"),
         DAEMON_SERVICE: (_daemon_service(folder, command, user), "systemd: or the daemon"),
+        SERVE_SERVICE: (
+            _serve_service(folder, command, user),
+            "systemd: the readers' pages (digest serve), for your https proxy",
+        ),
         CRON_NAME: (_cron_text(folder, command), "or cron: the same run as one crontab line"),
     }
     existing = [name for name in files if (folder / name).exists()]

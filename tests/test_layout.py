@@ -33,7 +33,7 @@ FORBIDDEN = {
     "state": {"fetch", "editorial", "render", "mail", "web", "run", "loopback"},
     "fetch": {"editorial", "render", "mail", "web", "run", "loopback"},
     "mail": {"fetch", "editorial", "web", "run", "loopback"},
-    "web": {"fetch", "editorial", "mail", "run", "loopback"},
+    "web": {"fetch", "editorial", "run", "loopback"},
 }
 # The command line is the outermost layer: it may import every stage, and
 # nothing imports it but `python -m digest` (and the `digest` script).

@@ -686,7 +686,14 @@ def test_every_label_is_used() -> None:
     sources = [p.read_text(encoding="utf-8") for p in (ROOT / "templates").glob("*.j2")]
     sources += [
         (ROOT / "digest" / name).read_text(encoding="utf-8")
-        for name in ("render/issue.py", "render/view.py", "web/archive.py")
+        for name in (
+            "render/issue.py",
+            "render/view.py",
+            "render/notice.py",
+            "render/pages.py",
+            "web/archive.py",
+            "web/app.py",
+        )
     ]
     code = "\n".join(sources)
     unused = [key for key in EN if f'"{key}"' not in code]

@@ -3,7 +3,7 @@
 Owns: `dispatch` (checking the bundled files, loading settings and secrets,
 opening the store, and routing each command: the list verbs to `lists`), and
 the verbs that run the pipeline: gather, build, preview, explain, send, run,
-daemon, demo and init, each turning its report into printed lines and an exit
+daemon, inbox, demo and init, each turning its report into printed lines and an exit
 code.
 
 Never touches: a step of the pipeline itself (`digest.run.pipeline` and the
@@ -23,6 +23,7 @@ from digest.cli.lists import deliveries, feeds, subscribers
 from digest.config import Settings, check_moved_paths, config_path, load_settings
 from digest.credentials import Secrets, env_file_for, load_secrets
 from digest.editorial.selection import latest_due_week, next_week
+from digest.models import GLOBAL_SECTION
 from digest.state.store import Store
 from digest.state.subscribers import normalize_address
 
@@ -48,6 +49,8 @@ def dispatch(args: argparse.Namespace) -> int:
     settings = _settings(args)  # validates the whole file before any network I/O
     if args.command == "explain":
         return _explain(args, settings)
+    if args.command == "serve":
+        return _serve(args, settings)
     with Store(settings.storage_path) as store:
         if args.command == "subscribers":
             return subscribers(args, store)
@@ -86,7 +89,39 @@ def dispatch(args: argparse.Namespace) -> int:
             from digest.run.daemon import run_daemon
 
             return run_daemon(settings, _secrets(settings))
+        if args.command == "inbox":
+            return _inbox(args, settings, store)
     raise AssertionError(f"unhandled command {args.command}")
+
+
+def _inbox(args: argparse.Namespace, settings: Settings, store: Store) -> int:
+    from digest.run.inbox import open_source, read_inbox
+
+    secrets = _secrets(settings)
+    key = secrets.require_signing_key()  # checks the tokens that name readers
+    source = open_source(args.source, settings, secrets, sys.stdin.buffer)
+    report = read_inbox(source, settings, key, store, clock.utc_now())
+    for line in report.lines():
+        print(line)
+    return 0  # a message digest could not use is reported, not a failed run
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from digest.web.server import serve
+
+    Store(settings.storage_path).close()  # a bad database is one line now, not per request
+    secrets = _secrets(settings)
+    secrets.require_signing_key()
+
+    def ready(url: str) -> None:
+        print(
+            f"digest serve: {url} (pages: subscribe, confirm, preferences, unsubscribe"
+            f"{'; the archive' if settings.web.archive else ''}); Ctrl-C stops",
+            file=sys.stderr,
+        )
+
+    serve(settings, secrets, host=args.host, port=args.port, base_path=args.base_path, ready=ready)
+    return 0
 
 
 def _explain(args: argparse.Namespace, settings: Settings) -> int:
@@ -180,8 +215,19 @@ def _preview(args: argparse.Namespace, settings: Settings, store: Store) -> int:
     now = clock.utc_now()
     # The issue an editor wants to look at is the one being collected: due next.
     week = args.week or next_week(latest_due_week(now, settings))
+    known = (*settings.digest.countries, GLOBAL_SECTION)
+    unknown = [c for c in args.countries if c not in known]
+    if unknown:
+        print(
+            f"digest: error: --countries: {', '.join(unknown)} is not a section of this "
+            f"digest (sections: {', '.join(known)})",
+            file=sys.stderr,
+        )
+        return 2
     folder = Path(tempfile.mkdtemp(prefix="digest-preview-"))
-    page = preview(settings, store, week, now, folder)
+    page = preview(
+        settings, store, week, now, folder, language=args.language, countries=args.countries
+    )
     url = page.resolve().as_uri()
     print(url)
     if args.open:

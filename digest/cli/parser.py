@@ -14,9 +14,11 @@ import argparse
 from pathlib import Path
 
 from digest import __version__
+from digest.config import SUPPORTED_LANGUAGES
 from digest.editorial.selection import parse_week
 from digest.errors import DigestError
 from digest.logs import FORMATS
+from digest.models import GLOBAL_SECTION
 
 
 def _week_arg(value: str) -> str:
@@ -32,6 +34,18 @@ def _country_arg(value: str) -> str:
     if len(code) != 2 or not code.isalpha():
         raise argparse.ArgumentTypeError(f"{value!r} is not a two-letter country code")
     return code
+
+
+def _sections_arg(value: str) -> tuple[str, ...]:
+    codes = tuple(c.strip().upper() for c in value.split(",") if c.strip())
+    for code in codes:
+        if code != GLOBAL_SECTION and (len(code) != 2 or not code.isalpha()):
+            raise argparse.ArgumentTypeError(
+                f"{code!r} is not a two-letter country code or {GLOBAL_SECTION}"
+            )
+    if not codes:
+        raise argparse.ArgumentTypeError("no section code given")
+    return codes
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -100,6 +114,21 @@ def build_parser() -> argparse.ArgumentParser:
         type=_week_arg,
         metavar="YYYY-Www",
         help="ISO week (default: the issue being collected now, due next)",
+    )
+    p.add_argument(
+        "--countries",
+        type=_sections_arg,
+        default=(),
+        metavar="CC,CC",
+        help="show the email a reader of these sections gets, e.g. KR,JP (GLOBAL: the "
+        "Global section; default: every section, as the archive shows it)",
+    )
+    p.add_argument(
+        "--language",
+        choices=SUPPORTED_LANGUAGES,
+        default="",
+        help="show the email a reader of this language gets: labels, dates and subject "
+        "(default: [digest] language)",
     )
     p.add_argument("--open", action="store_true", help="open it in a web browser")
 
@@ -176,6 +205,45 @@ def build_parser() -> argparse.ArgumentParser:
         "publish at [digest] publish in [digest] timezone, and decide once at start "
         "(a daemon that was down publishes within [schedule] lateness). SIGTERM or "
         "SIGINT finishes the message in flight and exits 0.",
+    )
+
+    p = sub.add_parser(
+        "inbox",
+        parents=[common],
+        help="act on bounces, spam complaints and mailto unsubscribes that came back",
+        description="Read the mail that arrives after the SMTP session and act on each "
+        "message once: a hard bounce (DSN 5.x.x, or a bounce in words) counts like a 5xx "
+        "refusal ([delivery] bounce_after), a soft one (4.x.x, delayed, mailbox full) "
+        "changes nothing, a spam complaint (ARF) suppresses the reader, a mail to the "
+        "List-Unsubscribe mailto unsubscribes when its signed token is valid; "
+        "auto-replies and anything else are ignored. Prints one line per message and a "
+        "summary. Exits 0 unless the source cannot be read.",
+    )
+    p.add_argument(
+        "source",
+        nargs="?",
+        metavar="SOURCE",
+        help="a Maildir folder, an mbox file, or - for one message on standard input "
+        "(an MTA pipe); default: the [inbox] IMAP folder (password DIGEST_IMAP_PASSWORD)",
+    )
+
+    p = sub.add_parser(
+        "serve",
+        parents=[common],
+        help="serve the readers' pages: subscribe, confirm, preferences, unsubscribe",
+        description="Run the web app readers use on their own: a subscribe form with "
+        "double opt-in (a confirmation mail, nothing sent before it is confirmed), "
+        "preferences (countries, language), one-click unsubscribe (RFC 8058), and the "
+        "archive ([web] archive). Runs on waitress; put it behind your https proxy "
+        "(--base-path, [web] trusted_proxies). Links in mails use [web] url.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8080, help="port (default 8080; 0: any free port)")
+    p.add_argument(
+        "--base-path",
+        default=None,
+        help="serve under this path, as the proxy forwards it (e.g. /digest; "
+        "default [web] base_path)",
     )
 
     p = sub.add_parser(

@@ -7,7 +7,9 @@ composing messages (`digest.mail.compose`), deciding which week to send
 (`digest.run.pipeline`), or the publishing lock (held by the caller).
 
 Each message, in order: wait for the rate limits, claim its row (`sending`,
-committed, after checking the subscriber is still active), compose it by
+committed, after checking the subscriber is still active), pick the prepared
+variant of the reader's choice as the claim just read it (`digest.mail.variants`:
+rendered once per distinct choice, never per reader), compose it by
 substitution, send it up to its final ".", mark the row `handed` (committed),
 send the ".", and commit the outcome. The reply code decides:
 
@@ -64,6 +66,7 @@ from digest.mail.transport import (
     SmtpTransport,
     Transport,
 )
+from digest.mail.variants import Variants
 from digest.models import Subscriber
 from digest.state.store import Store
 
@@ -132,7 +135,7 @@ class _Run:
     """State shared by the worker threads of one `deliver` call."""
 
     store_path: Path
-    prepared: PreparedIssue
+    variants: Variants
     key: bytes
     clock: Callable[[], datetime]
     settings: DeliverySettings
@@ -155,7 +158,7 @@ class _Run:
 
 def deliver(
     store: Store,
-    prepared: PreparedIssue,
+    prepared: PreparedIssue | Variants,
     transports: Callable[[], Transport],
     key: bytes,
     clock: Callable[[], datetime],
@@ -170,8 +173,10 @@ def deliver(
     """Send the issue to every subscriber whose message is due, over
     `connections` (default `settings.connections`) connections made by
     `transports()`. Call under the publishing lock. With `stop` set, each
-    worker finishes the message in flight, commits, and returns."""
-    week = prepared.week
+    worker finishes the message in flight, commits, and returns. `prepared`: the
+    one message of everyone, or the `Variants` of readers' choices."""
+    variants = prepared if isinstance(prepared, Variants) else Variants.one(prepared)
+    week = variants.week
     stop = stop or threading.Event()
     workers = max(1, connections or settings.connections)
     sample = transports()
@@ -206,7 +211,7 @@ def deliver(
     report.to_send = store.due_count(week, clock())
     run = _Run(
         store_path=store.path,
-        prepared=prepared,
+        variants=variants,
         key=key,
         clock=clock,
         settings=settings,
@@ -230,6 +235,7 @@ def deliver(
             sample = transports()
     finally:
         report.seconds = time.perf_counter() - started
+        report.variants = len(variants)
     report.stopped = stop.is_set() and not run.fatal
     report.next_retry = store.next_retry(week)
     report.unsettled = store.unsettled_deliveries(week)
@@ -287,7 +293,7 @@ def _feed(
     """Page through the rows due at `now` in id order; each id is queued once."""
     after = 0
     while not run.stop.is_set():
-        ids = store.due_deliveries(run.prepared.week, now, after, PAGE)
+        ids = store.due_deliveries(run.variants.week, now, after, PAGE)
         if not ids:
             return
         for subscriber_id in ids:
@@ -364,7 +370,7 @@ def _requeue(run: _Run, work: queue.Queue[int | None], subscriber_id: int) -> No
 def _deliver_one(run: _Run, store: Store, transport: Transport, subscriber_id: int) -> int:
     """Send one message, retrying at once after a lost connection; returns how many
     messages went over `transport`'s current connection (0 or 1)."""
-    week = run.prepared.week
+    week = run.variants.week
     losses = 0
     while True:
         # The rate limit is waited for before the row is claimed, so that a message
@@ -378,12 +384,15 @@ def _deliver_one(run: _Run, store: Store, transport: Transport, subscriber_id: i
                 run.tally(_suppressed)
             return 0
         subscriber, attempts = claim
-        data, message_id = compose(run.prepared, subscriber, run.key, run.clock())
-        if run.signer is not None:
-            data = run.signer.sign(data)
         try:
+            # Inside the try: a variant made now (the reader's choice changed after
+            # the send began) that fails releases the row like any error of ours.
+            prepared = run.variants.for_reader(subscriber)
+            data, message_id = compose(prepared, subscriber, run.key, run.clock())
+            if run.signer is not None:
+                data = run.signer.sign(data)
             transport.send(
-                run.prepared.sender,
+                prepared.sender,
                 subscriber.email,
                 data,
                 on_handover=partial(store.delivery_handed, week, subscriber_id),
@@ -464,7 +473,7 @@ def _suppressed(report: DeliveryReport) -> None:
 
 
 def _refused(run: _Run, store: Store, subscriber: Subscriber, attempts: int, e: Refused) -> None:
-    week, now, email = run.prepared.week, run.clock(), subscriber.email
+    week, now, email = run.variants.week, run.clock(), subscriber.email
     if e.permanent:
         bounced = store.delivery_failed(
             week,
@@ -500,7 +509,7 @@ def _retry_now(
     connection; out of attempts it fails (no bounce), and on the `last` loss in a row
     (the run stops) it is deferred like any 4xx. Returns True when the row is decided
     (failed or deferred), False when it is to be sent again now."""
-    week, now, email = run.prepared.week, run.clock(), subscriber.email
+    week, now, email = run.variants.week, run.clock(), subscriber.email
     if attempts >= run.settings.max_attempts or last:
         _refused(run, store, subscriber, attempts, Refused(e.code, e.reply))
         return True

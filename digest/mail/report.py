@@ -38,6 +38,9 @@ class DeliveryReport:
     already: int = 0  # rows `sent` by earlier runs (never unknown or failed ones)
     to_send: int = 0  # messages due when this run began
     in_flight_recovered: int = 0  # rows a killed run left handed over, with no reply
+    # Distinct messages rendered for this send: the full issue and one per other
+    # choice of countries and language among the readers (never one per reader).
+    variants: int = 1
     seconds: float = 0.0
     stopped: bool = False  # a stop request (SIGTERM) ended the run early
     dry_run: bool = False
@@ -76,6 +79,7 @@ class DeliveryReport:
             more = self.to_send - len(self.would_send)
             return (
                 [f"{self.week}: would send {self.to_send} (via {self.transport})"]
+                + self._variant_lines("would render")
                 + [f"  would send to {address}" for address in self.would_send]
                 + ([f"  … and {more} more"] if more > 0 else [])
             )
@@ -86,6 +90,7 @@ class DeliveryReport:
             f"unsubscribed meanwhile {self.suppressed} "
             f"({self.rate:.0f} msg/s over {self.connections} connection(s) via {self.transport})"
         ]
+        lines += self._variant_lines("rendered")
         if self.retried:
             lines.append(
                 f"  421 in reply to the end of data {len(self.retried)} time(s): each time the "
@@ -117,6 +122,14 @@ class DeliveryReport:
         ]
         lines += unsettled_lines(self.week, self.unsettled)
         return lines
+
+    def _variant_lines(self, verb: str) -> list[str]:
+        if self.variants <= 1:
+            return []
+        return [
+            f"  {verb} {self.variants} variants: the full issue and one per other choice "
+            "of countries and language among the readers, each once"
+        ]
 
 
 def unsettled_lines(week: str | None, rows: Sequence[DeliveryRow]) -> list[str]:

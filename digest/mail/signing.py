@@ -2,7 +2,7 @@
 
 Owns: signing a serialised message with the `[dkim]` settings and the private
 key from the environment (dkimpy, rsa-sha256, relaxed/simple canonicalisation),
-and refusing a key that cannot sign before any message is sent.
+and refusing a key that cannot sign before any message is sent (`make_signer`).
 Doesn't own: composing messages (`digest.mail.compose`) or sending them
 (`digest.mail.deliver`), nor publishing the public key (a DNS TXT record at
 `<selector>._domainkey.<domain>`, which is the operator's job).
@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import dkim
 
-from digest.config import DkimSettings
+from digest.config import DkimSettings, Settings
+from digest.credentials import Secrets
 from digest.errors import SecretMissing
 
 
@@ -46,3 +47,10 @@ class Signer:
             linesep=b"\r\n",
         )
         return bytes(header) + message
+
+
+def make_signer(settings: Settings, secrets: Secrets) -> Signer | None:
+    """A DKIM signer when `[dkim]` is configured (its key checked now, before sending)."""
+    if settings.dkim is None:
+        return None
+    return Signer(settings.dkim, secrets.require_dkim_key())

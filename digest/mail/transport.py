@@ -5,7 +5,8 @@ one message by MAIL/RCPT/DATA and reporting the outcome by reply code, as
 `Refused` (the server answered no; `retry_now` when it was a 421 to the final
 ".", which also closed the connection) or `ConnectionLost` (with which side of
 the handover it broke on, or a reply to the final "." that is no SMTP answer);
-and the outbox folder used when no `[smtp]` is set.
+the outbox folder used when no `[smtp]` is set; and choosing between the two
+(`make_transport`).
 Doesn't own: what to do about an outcome (`digest.mail.deliver`), or composing.
 """
 
@@ -17,9 +18,11 @@ import ssl
 from collections.abc import Callable
 from email.utils import parseaddr
 from pathlib import Path
+from secrets import token_hex
 from typing import Protocol
 
-from digest.config import SmtpSettings
+from digest.config import Settings, SmtpSettings
+from digest.credentials import Secrets
 from digest.errors import DeliveryError
 from digest.state.files import write_atomic
 
@@ -245,13 +248,29 @@ class OutboxTransport:
     ) -> None:
         if on_handover is not None:
             on_handover()
+        safe = re.sub(r"[^A-Za-z0-9._@-]+", "_", recipient)
+        head = data.partition(b"\r\n\r\n")[0]
+        notice = re.search(rb"^X-Digest-Notice: *([a-z]+)\r?$", head, re.MULTILINE)
+        if notice:
+            # digest serve's notices (digest.mail.notices): a reader may get several
+            # of one kind, so each gets a file of its own rather than replacing one.
+            kind = notice.group(1).decode("ascii")
+            name = f"{safe}.{kind}.{token_hex(4)}.eml"
+            write_atomic(self.folder / "notices" / name, data)
+            return
         m = re.search(rb"^X-Digest-Issue: *([^\r\n]+)", data, re.MULTILINE)
         week = m.group(1).decode("ascii", "replace") if m else "test"
-        safe = re.sub(r"[^A-Za-z0-9._@-]+", "_", recipient)
         write_atomic(self.folder / week / f"{safe}.eml", data)
 
     def close(self) -> None:
         pass
+
+
+def make_transport(settings: Settings, secrets: Secrets) -> Transport:
+    """`[smtp]` when configured, else the outbox folder (`[outbox] dir`)."""
+    if settings.smtp is None:
+        return OutboxTransport(settings.outbox_dir)
+    return SmtpTransport(settings.smtp, secrets.smtp_password)
 
 
 def _reply(raw: bytes | str) -> str:

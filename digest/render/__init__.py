@@ -1,9 +1,10 @@
 """Rendering: an issue model becomes HTML and text.
 
 Owns: the view models templates receive (never storage rows), including which
-stories the email shows and the link to the rest (`view`); the Jinja2
+stories the email shows and the link to the rest (`view`); which variant of an
+issue a reader's choice of countries and language gets (`choice`); the Jinja2
 environment (autoescape on), the email with its CSS inlined by premailer once
-per issue, the web version and the text part (`issue`); the reader labels per
+per issue and variant, the web version and the text part (`issue`); the reader labels per
 language and country names from CLDR (`messages`); display width, sentence
 cuts and line wrapping that respect CJK text (`typography`).
 

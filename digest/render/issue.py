@@ -3,7 +3,11 @@
 Owns: the Jinja environment (one per templates folder, cached, the user's
 `[templates] dir` searched before digest's own), rendering each template into
 one error line when it breaks (`TemplateError`), CSS inlining with premailer
-(email only, once per issue), the unsubscribe placeholder and `personalize`.
+(email only, once per rendering), the unsubscribe placeholder and `personalize`.
+`render_issue` renders the full issue (the archive's page and the email of
+readers of every section); `render_variant` renders the email and text part of
+one reader choice (`digest.render.choice`), once per distinct choice: never
+per reader.
 What the templates are given is `digest.render.view`; its names are exported
 from here too, as the render stage's API. Plain-text typography (display
 width, truncation, wrapping) is `digest.render.typography`.
@@ -31,6 +35,7 @@ from digest import bundled
 from digest.config import Settings
 from digest.errors import TemplateError
 from digest.models import Issue
+from digest.render.choice import Choice
 from digest.render.messages import message
 from digest.render.typography import (
     display_width,
@@ -71,6 +76,7 @@ __all__ = [
     "personalize",
     "render_issue",
     "render_template",
+    "render_variant",
     "safe_href",
 ]
 
@@ -93,7 +99,7 @@ log = logging.getLogger(__name__)
 class RenderedIssue:
     subject: str  # one line, never CR/LF
     html_email: str  # CSS inlined; contains UNSUBSCRIBE_PLACEHOLDER once
-    html_web: str  # archive page: <style> kept, generic unsubscribe note
+    html_web: str  # archive page: <style> kept, generic unsubscribe note ("" for a variant)
     text: str  # plain-text part; contains UNSUBSCRIBE_PLACEHOLDER once
     preheader: str
 
@@ -105,6 +111,11 @@ def _search_path(templates_dir: Path) -> list[str]:
     """The user's folder first, then digest's own: a user may replace one file."""
     folders = [templates_dir, bundled.TEMPLATES_DIR.resolve()]
     return [str(f) for f in dict.fromkeys(folders)]
+
+
+# The text part wraps the same story in every variant that shows it (readers'
+# choices of countries and language): wrapped once per process, not per variant.
+_wrap = functools.lru_cache(maxsize=8192)(wrap_text)
 
 
 @functools.lru_cache(maxsize=8)
@@ -121,7 +132,7 @@ def _environment(templates_dir: Path) -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters["wrap"] = wrap_text
+    env.filters["wrap"] = _wrap
     env.filters["width"] = display_width
     return env
 
@@ -232,9 +243,20 @@ def _inline_css(document: str) -> str:
 
 def render_issue(issue: Issue, settings: Settings) -> RenderedIssue:
     """Render the email HTML (inlined CSS), the web page, the text part and the subject."""
+    return _render(issue, settings, None)
+
+
+def render_variant(issue: Issue, settings: Settings, choice: Choice) -> RenderedIssue:
+    """The email and text part of `issue` as a reader of `choice` gets it (its
+    sections, its language). No web page (`html_web` is ""): the archive keeps
+    the full issue, which `render_issue` renders."""
+    return _render(issue, settings, choice)
+
+
+def _render(issue: Issue, settings: Settings, choice: Choice | None) -> RenderedIssue:
     env = get_environment(settings.templates_dir)
-    view = build_view(issue, settings)
-    lang = issue.language
+    view = build_view(issue, settings, choice)
+    lang = view.lang
 
     def t(key: str, /, **fields: object) -> str:
         return message(lang, key, **fields)
@@ -247,7 +269,7 @@ def render_issue(issue: Issue, settings: Settings) -> RenderedIssue:
     }
     email_source = render_template(env, EMAIL_TEMPLATE, **context)
     html_email = _inline_css(email_source)
-    html_web = render_template(env, WEB_TEMPLATE, **context)
+    html_web = render_template(env, WEB_TEMPLATE, **context) if choice is None else ""
     text = render_template(env, TEXT_TEMPLATE, **context)
     for name, body in ((EMAIL_TEMPLATE, html_email), (TEXT_TEMPLATE, text)):
         if body.count(UNSUBSCRIBE_PLACEHOLDER) != 1:

@@ -28,6 +28,11 @@ Message = str | Mapping[str, str]
 
 EN: Mapping[str, Message] = {
     "subject": "{title} #{number} · {range}",
+    # A reader's own countries (a variant of the issue; the web page is the full one)
+    "subject_sections": "{title} #{number} · {range} · {sections}",
+    "your_countries": "Your countries: {sections}",
+    "full_issue": "Full issue, every country ({count})",
+    "nothing_chosen": "Nothing from your countries ({sections}) this week.",
     "colon": ": ",  # after a label: "Also reported by: ..."
     "list_separator": ", ",
     "issue_number": "Issue #{number}",
@@ -64,10 +69,95 @@ EN: Mapping[str, Message] = {
     "country_title": "{country}: all stories · {title}",
     "country_intro": "{count} across all issues, newest first.",
     "in_issue": "In {issue}",
+    # digest serve: the readers' pages (subscribe, confirm, preferences, unsubscribe)
+    "page_subscribe_title": "Subscribe to {title}",
+    "page_subscribe_intro": "AI news from Asia's hubs, once a week, grouped by country. "
+    "Choose the countries you want; you can change them at any time.",
+    "page_email": "Email address",
+    "page_language": "Language of the email",
+    "page_countries": "Countries and regions",
+    "page_countries_hint": "Global covers stories from everywhere else.",
+    "page_subscribe_button": "Subscribe",
+    "page_check_inbox_title": "Check your inbox",
+    "page_check_inbox": "If {email} can receive mail, a message is on its way. Open the link "
+    "in it to confirm: until then, nothing is sent. The link works for {hours} hours.",
+    "page_resubmit": "Please check the details and press Subscribe once more.",
+    "page_error_email": "Please enter one email address, such as name@example.com.",
+    "page_error_countries": "Choose at least one country or region.",
+    "page_confirm_title": "Confirm your subscription",
+    "page_confirm_text": "Press the button to start receiving {title} at {email}.",
+    "page_confirm_button": "Confirm subscription",
+    "page_confirmed_title": "You're subscribed",
+    "page_confirmed_text": "The next issue will reach {email}. Welcome!",
+    "page_latest": "Read the latest issue",
+    "page_preferences_link": "Change your countries or language",
+    "page_link_invalid_title": "This link is not valid",
+    "page_link_invalid": "It may have been used already, copied incompletely, or replaced by "
+    "a newer one.",
+    "page_link_expired_title": "This link has expired",
+    "page_link_expired": "Confirmation links work for {hours} hours. Please subscribe again to "
+    "get a new one.",
+    "page_subscribe_again": "Subscribe again",
+    "page_preferences_title": "Your subscription",
+    "page_preferences_intro": "Choose what {email} receives.",
+    "page_save": "Save",
+    "page_saved": "Saved. The next issue follows your choice.",
+    "page_not_receiving": "{email} is not receiving {title} now.",
+    "page_unsubscribe_title": "Unsubscribe",
+    "page_unsubscribe_question": "Stop sending {title} to {email}?",
+    "page_unsubscribe_button": "Unsubscribe",
+    "page_unsubscribed_title": "Unsubscribed",
+    "page_unsubscribed": "{email} will get no more issues. If this was a mistake, you can "
+    "subscribe again.",
+    "page_too_many_title": "Too many requests",
+    "page_too_many": "Please wait a little and try again.",
+    "page_busy_title": "Please try again later",
+    "page_busy": "We could not do that just now. Please try again in a few minutes.",
+    "page_bad_request_title": "This form could not be read",
+    "page_bad_request": "Please go back, reload the page and try again.",
+    "page_not_found_title": "Page not found",
+    # The mails digest serve sends one reader (digest.render.notice): confirm a
+    # signup, welcome, "already subscribed".
+    "notice_confirm_subject": "Confirm your subscription to {title}",
+    "notice_confirm_preheader": "One click to start receiving {title}.",
+    "notice_confirm_heading": "Confirm your subscription",
+    "notice_confirm_intro": "Someone, hopefully you, asked to receive {title} at this "
+    "address. Press the button to confirm; until you do, we send nothing.",
+    "notice_confirm_button": "Confirm my subscription",
+    "notice_confirm_expires": {
+        "one": "The button works for {n} hour, until {when}.",
+        "other": "The button works for {n} hours, until {when}.",
+    },
+    "notice_confirm_expires_at": "The button works until {when}.",
+    "notice_confirm_ignore": "Didn't ask for this? Then ignore this email: without your "
+    "confirmation this address is not subscribed, and we will not write again.",
+    "notice_confirm_why": "You got this email because this address was entered on the "
+    "subscription page of {title}.",
+    "notice_when": "{date}, {time} ({zone})",
+    "notice_welcome_subject": "Welcome to {title}",
+    "notice_welcome_preheader": "Your subscription to {title} is confirmed.",
+    "notice_welcome_heading": "Welcome!",
+    "notice_welcome_intro": "Your subscription to {title} is confirmed.",
+    "notice_welcome_schedule": "A new issue arrives every {weekday} at about {time} ({zone}): "
+    "the week's AI news from Asia's hubs, grouped by country.",
+    "notice_welcome_latest": "Read the latest issue",
+    "notice_already_subject": "You are already subscribed to {title}",
+    "notice_already_preheader": "Nothing to do: this address already receives {title}.",
+    "notice_already_heading": "You are already subscribed",
+    "notice_already_intro": "Someone asked to subscribe this address to {title}, but it "
+    "already receives every issue. Nothing has changed and there is nothing to do.",
+    "notice_already_ignore": "If that was not you, you can simply ignore this email.",
+    "notice_preferences_intro": "Choose the countries and regions you receive, and the "
+    "language of the email, on your preferences page at any time.",
+    "notice_preferences": "Change your preferences",
 }
 
 JA: Mapping[str, Message] = {
     "subject": "{title} 第{number}号 {range}",
+    "subject_sections": "{title} 第{number}号 {range}（{sections}）",
+    "your_countries": "選択中の国・地域：{sections}",
+    "full_issue": "全地域の完全版（{count}）",
+    "nothing_chosen": "今週は、選択中の国・地域（{sections}）のニュースはありません。",
     "colon": "：",
     "list_separator": "、",
     "issue_number": "第{number}号",
@@ -97,6 +187,86 @@ JA: Mapping[str, Message] = {
     "country_title": "{country}のニュース一覧 · {title}",
     "country_intro": "これまでの全号から{count}（新しい順）。",
     "in_issue": "{issue}に掲載",
+    # digest serve: the readers' pages (subscribe, confirm, preferences, unsubscribe)
+    "page_subscribe_title": "{title}の購読",
+    "page_subscribe_intro": "アジア各地のAIニュースを、国・地域別にまとめて毎週お届けします。"
+    "受け取る国・地域を選んでください。あとからいつでも変更できます。",
+    "page_email": "メールアドレス",
+    "page_language": "メールの言語",
+    "page_countries": "国・地域",
+    "page_countries_hint": "「グローバル」はそれ以外の地域のニュースです。",
+    "page_subscribe_button": "購読する",
+    "page_check_inbox_title": "メールをご確認ください",
+    "page_check_inbox": "{email}宛てに確認メールをお送りしました（受信できるアドレスの場合）。"
+    "メール内のリンクを開いて登録を完了してください。完了するまで配信はされません。"
+    "リンクの有効期限は{hours}時間です。",
+    "page_resubmit": "内容をご確認のうえ、もう一度「購読する」を押してください。",
+    "page_error_email": "メールアドレスを1つ入力してください（例：name@example.com）。",
+    "page_error_countries": "国・地域を1つ以上選んでください。",
+    "page_confirm_title": "購読の確認",
+    "page_confirm_text": "ボタンを押すと、{email}宛てに{title}の配信を開始します。",
+    "page_confirm_button": "購読を確定する",
+    "page_confirmed_title": "購読を受け付けました",
+    "page_confirmed_text": "次号から{email}宛てにお届けします。ご登録ありがとうございます。",
+    "page_latest": "最新号を読む",
+    "page_preferences_link": "国・地域や言語を変更する",
+    "page_link_invalid_title": "このリンクは無効です",
+    "page_link_invalid": "すでに使用済みか、途中で切れているか、"
+    "新しいリンクに置き換えられています。",
+    "page_link_expired_title": "このリンクは有効期限切れです",
+    "page_link_expired": "確認リンクの有効期限は{hours}時間です。"
+    "お手数ですが、もう一度お申し込みください。",
+    "page_subscribe_again": "もう一度申し込む",
+    "page_preferences_title": "購読の設定",
+    "page_preferences_intro": "{email}で受け取る内容を選んでください。",
+    "page_save": "保存する",
+    "page_saved": "保存しました。次号から反映されます。",
+    "page_not_receiving": "{email}は現在{title}を受け取っていません。",
+    "page_unsubscribe_title": "配信停止",
+    "page_unsubscribe_question": "{email}への{title}の配信を停止しますか？",
+    "page_unsubscribe_button": "配信を停止する",
+    "page_unsubscribed_title": "配信を停止しました",
+    "page_unsubscribed": "{email}には今後お送りしません。"
+    "誤って停止した場合は、もう一度お申し込みいただけます。",
+    "page_too_many_title": "リクエストが多すぎます",
+    "page_too_many": "しばらく待ってから、もう一度お試しください。",
+    "page_busy_title": "しばらくしてからお試しください",
+    "page_busy": "ただいま処理できませんでした。数分後にもう一度お試しください。",
+    "page_bad_request_title": "フォームを読み取れませんでした",
+    "page_bad_request": "前のページに戻り、再読み込みしてからもう一度お試しください。",
+    "page_not_found_title": "ページが見つかりません",
+    # The mails digest serve sends one reader (digest.render.notice).
+    "notice_confirm_subject": "【{title}】ご登録の確認をお願いします",
+    "notice_confirm_preheader": "ボタンを押すと{title}の配信が始まります。",
+    "notice_confirm_heading": "ご登録の確認",
+    "notice_confirm_intro": "このメールアドレスで{title}の購読のお申し込みがありました。"
+    "下のボタンを押して、登録を確定してください。確定するまで配信は始まりません。",
+    "notice_confirm_button": "登録を確定する",
+    "notice_confirm_expires": {"other": "ボタンの有効期限は{n}時間後、{when}までです。"},
+    "notice_confirm_expires_at": "ボタンの有効期限は{when}までです。",
+    "notice_confirm_ignore": "お申し込みに心当たりがない場合は、このメールを破棄してください。"
+    "確定しない限り登録されることはなく、今後こちらからメールをお送りすることもありません。",
+    "notice_confirm_why": "{title}の購読ページでこのメールアドレスが入力されたため、"
+    "このメールをお送りしています。",
+    "notice_when": "{date} {time}（{zone}）",
+    "notice_welcome_subject": "【{title}】ご登録ありがとうございます",
+    "notice_welcome_preheader": "{title}へのご登録が完了しました。",
+    "notice_welcome_heading": "ご登録ありがとうございます",
+    "notice_welcome_intro": "{title}へのご登録が完了しました。",
+    "notice_welcome_schedule": "毎週{weekday}の{time}ごろ（{zone}）、アジア各地のAIニュースを"
+    "国・地域別にまとめてお届けします。",
+    "notice_welcome_latest": "最新号を読む",
+    "notice_already_subject": "【{title}】このアドレスはご登録済みです",
+    "notice_already_preheader": "このアドレスにはすでに{title}をお届けしています。"
+    "お手続きは不要です。",
+    "notice_already_heading": "すでにご登録済みです",
+    "notice_already_intro": "このメールアドレスで{title}の購読のお申し込みがありましたが、"
+    "すでにご登録いただいています。登録内容に変更はなく、お手続きは不要です。",
+    "notice_already_ignore": "お申し込みに心当たりがない場合も、このメールは破棄していただいて"
+    "問題ありません。",
+    "notice_preferences_intro": "受け取る国・地域やメールの言語は、配信設定ページで"
+    "いつでも変更できます。",
+    "notice_preferences": "配信設定を変更する",
 }
 
 CATALOGUES: Mapping[str, Mapping[str, Message]] = MappingProxyType({"en": EN, "ja": JA})

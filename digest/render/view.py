@@ -1,4 +1,5 @@
-"""The view: what the templates are given, derived from one `Issue` and the settings.
+"""The view: what the templates are given, derived from one `Issue`, the settings
+and, for a reader's variant, their `Choice`.
 
 Owns: the view dataclasses the templates receive (never storage rows or the
 model itself): safe links, local dates, truncated summaries, the numbered
@@ -6,7 +7,11 @@ references of the text part, the "at a glance" bar widths, the lead stories
 the email shows and the count and link of the rest, and the archive-relative
 addresses of country pages (`country_page_href`; `digest.web.archive` writes the
 pages there). Localisation of dates with Babel and of labels through
-`digest.render.messages`. Pure: no I/O at all.
+`digest.render.messages`. A variant (`digest.render.choice`) shows only the
+reader's sections, in the configured order, in the reader's language: its
+subject, preheader, contents line and glance chart count those, and it names
+the reader's countries with a link to the full issue on the web. Pure: no I/O
+at all.
 
 Doesn't own: templates, the Jinja environment, CSS inlining or the rendered
 parts (`digest.render.issue`), nor choosing or ordering stories
@@ -22,17 +27,18 @@ the wave dash 〜 that Japanese readers expect instead of the fullwidth tilde.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from urllib.parse import quote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
-from babel import Locale
 from babel.dates import format_interval, format_skeleton
 
 from digest.config import Settings
 from digest.models import GLOBAL_SECTION, Issue, Section, Story
+from digest.render.choice import Choice
 from digest.render.messages import country_name, message, plural
 from digest.render.typography import (
     CONTROL_CHARS,
@@ -47,6 +53,10 @@ from digest.render.typography import (
 UNSUBSCRIBE_PLACEHOLDER = "DIGEST-UNSUBSCRIBE-URL-7f3a9c2e"
 
 PREHEADER_WIDTH = 140  # clients show at most ~100-140 columns of preview
+
+# A story's summary is cut the same way in every variant that shows it (readers'
+# choices of countries and language): cut once per process, not once per variant.
+_cut_summary = functools.lru_cache(maxsize=4096)(truncate_summary)
 COUNTRY_FOLDER = "country"  # country pages, inside the archive folder
 
 
@@ -113,6 +123,10 @@ class IssueView:
     story_count_label: str
     empty_note: str  # shown instead of the sections when there are none
     sections: tuple[SectionView, ...]
+    # A reader's variant: "Your countries: Japan, South Korea" ("" = the full issue),
+    # and the label of the link to the full issue on the web.
+    choice_note: str
+    full_issue_label: str
     web_url: str | None  # "view in browser"; None when archive.base_url is empty
     unsubscribe_url: str
     contact: str
@@ -210,14 +224,19 @@ def _iso_utc(moment: datetime) -> str:
 # --- building the view ---------------------------------------------------------------
 
 
-def _section_name(section: Section, language: str) -> str:
-    name = one_line(section.name)
-    if name:
-        return name
-    if section.code == GLOBAL_SECTION:
+def section_name(code: str, language: str) -> str:
+    """A section's reader-facing name in `language`: CLDR's, shortened where readers
+    know a shorter one (`messages.country_name`), or the Global label."""
+    if code == GLOBAL_SECTION:
         return message(language, "global")
-    territory = Locale.parse(language).territories.get(section.code)
-    return str(territory) if territory else section.code
+    return country_name(code, language)
+
+
+def _section_name(section: Section, issue_language: str, language: str) -> str:
+    # The model names sections in the issue's language; a reader who reads another
+    # gets the names in theirs.
+    name = one_line(section.name) if language == issue_language else ""
+    return name or section_name(section.code, language)
 
 
 def _code_slug(code: str) -> str:
@@ -260,8 +279,9 @@ class _Refs:
         return out
 
 
-def _story_view(story: Story, issue: Issue, refs: _Refs | None) -> StoryView:
-    """A story as shown; `refs` numbers its links for the text part (None: web only)."""
+def _story_view(story: Story, issue: Issue, lang: str, refs: _Refs | None) -> StoryView:
+    """A story as shown in `lang`; `refs` numbers its links for the text part (None:
+    web only)."""
     if refs is None:
         refs = _Refs()  # numbers nobody sees: the text part shows only the lead
     href = safe_href(story.url)
@@ -278,17 +298,13 @@ def _story_view(story: Story, issue: Issue, refs: _Refs | None) -> StoryView:
         href=href,
         ref=ref,
         source=one_line(story.source),
-        date=format_short_date(story.published, issue.timezone, issue.language),
+        date=format_short_date(story.published, issue.timezone, lang),
         date_iso=_iso_utc(story.published),
-        summary=truncate_summary(story.summary),
+        summary=_cut_summary(story.summary),
         also=tuple(also),
         text_title=_with_ref(one_line(story.title), ref),
         also_about=(
-            message(
-                issue.language,
-                "also_about",
-                country=country_name(story.second_country, issue.language),
-            )
+            message(lang, "also_about", country=country_name(story.second_country, lang))
             if story.second_country and story.second_country != story.country
             else ""
         ),
@@ -305,24 +321,27 @@ def _truncate_line(text: str, width: int) -> str:
     return text[: prefix_within(text, width - 1)].rstrip() + "…"
 
 
-def build_view(issue: Issue, settings: Settings) -> IssueView:
-    """Everything the templates show, derived from `issue` and `settings`."""
-    lang = issue.language
+def build_view(issue: Issue, settings: Settings, choice: Choice | None = None) -> IssueView:
+    """Everything the templates show, derived from `issue` and `settings`; with a
+    `choice`, the variant a reader of that choice gets (`digest.render.choice`):
+    its sections only, in its language. Without one, the full issue."""
+    lang = choice.language if choice else issue.language
+    chosen = choice.countries if choice else ()
+    shown = [s for s in issue.sections if s.stories and (not chosen or s.code in chosen)]
     refs = _Refs()
     sections: list[SectionView] = []
-    largest = max((len(s.stories) for s in issue.sections), default=0)
-    for section in issue.sections:
-        if not section.stories:
-            continue
-        name = _section_name(section, lang)
+    # The glance chart's bars compare the sections the reader gets.
+    largest = max((len(s.stories) for s in shown), default=0)
+    base_url = settings.archive.base_url
+    for section in shown:
+        name = _section_name(section, issue.language, lang)
         cap = settings.digest.max_per_section
-        lead = tuple(_story_view(s, issue, refs) for s in section.stories[:cap])
+        lead = tuple(_story_view(s, issue, lang, refs) for s in section.stories[:cap])
         links = refs.flush()
-        stories = lead + tuple(_story_view(s, issue, None) for s in section.stories[cap:])
+        stories = lead + tuple(_story_view(s, issue, lang, None) for s in section.stories[cap:])
         count = len(stories)
         more = count - len(lead)
         anchor = _section_anchor(section.code)
-        base_url = settings.archive.base_url
         sections.append(
             SectionView(
                 code=section.code,
@@ -335,6 +354,7 @@ def build_view(issue: Issue, settings: Settings) -> IssueView:
                 lead=lead,
                 more_count=more,
                 more_label=plural(lang, "more_stories", more) if more else "",
+                # The web page is the full issue: every section's anchor is there.
                 more_href=(
                     safe_href(f"{base_url}{issue.week}.html#{anchor}")
                     if base_url and more
@@ -350,10 +370,26 @@ def build_view(issue: Issue, settings: Settings) -> IssueView:
     week_range = format_date_range(first, last, lang)
     total = sum(s.count for s in sections)
     total_label = plural(lang, "story_count", total)
-    subject = one_line(message(lang, "subject", title=title, number=issue.number, range=week_range))
     separator = message(lang, "list_separator")
-    # An empty issue is mailed only as a quiet-week note (`[schedule] empty_week`).
-    empty_note = "quiet_week" if settings.schedule.empty_week == "quiet" else "no_stories"
+    subject_fields = {"title": title, "number": issue.number, "range": week_range}
+    if chosen and sections:
+        # The subject names what this reader's copy holds (not chosen sections
+        # that had no story this week).
+        names = separator.join(s.name for s in sections)
+        subject = message(lang, "subject_sections", sections=names, **subject_fields)
+    else:
+        subject = message(lang, "subject", **subject_fields)
+    chosen_names = separator.join(section_name(code, lang) for code in chosen)
+    # An empty issue is mailed only as a quiet-week note (`[schedule] empty_week`);
+    # a reader whose countries had nothing this week gets a note saying so, with
+    # the link to the full issue, rather than silence (they would wonder whether
+    # the digest stopped) or stories they asked not to get.
+    if chosen and issue.story_count:
+        empty_note = message(lang, "nothing_chosen", sections=chosen_names)
+    elif settings.schedule.empty_week == "quiet":
+        empty_note = message(lang, "quiet_week")
+    else:
+        empty_note = message(lang, "no_stories")
     if sections:
         preheader = message(
             lang,
@@ -362,20 +398,23 @@ def build_view(issue: Issue, settings: Settings) -> IssueView:
             sections=separator.join(s.toc_label for s in sections),
         )
     else:
-        preheader = message(lang, empty_note)
-    base_url = settings.archive.base_url
+        preheader = empty_note
     return IssueView(
         lang=lang,
         title=title,
-        subject=subject,
+        subject=one_line(subject),
         preheader=_truncate_line(one_line(preheader), PREHEADER_WIDTH),
         issue_label=message(lang, "issue_number", number=issue.number),
         week=issue.week,
         week_range=week_range,
         story_count=total,
         story_count_label=total_label,
-        empty_note=message(lang, empty_note),
+        empty_note=empty_note,
         sections=tuple(sections),
+        choice_note=message(lang, "your_countries", sections=chosen_names) if chosen else "",
+        full_issue_label=message(
+            lang, "full_issue", count=plural(lang, "story_count", issue.story_count)
+        ),
         web_url=safe_href(f"{base_url}{issue.week}.html") if base_url else None,
         unsubscribe_url=UNSUBSCRIBE_PLACEHOLDER,
         contact=one_line(settings.digest.contact),

@@ -37,12 +37,14 @@ from digest.editorial.selection import (
 )
 from digest.errors import ConfigError, DigestError, LockBusy
 from digest.fetch.gather import gather
-from digest.mail.compose import prepare
+from digest.mail.compose import PreparedIssue, prepare
 from digest.mail.deliver import DeliveryReport, SendStopped, deliver, send_test_copy
-from digest.mail.signing import Signer
-from digest.mail.transport import OutboxTransport, SmtpTransport, Transport
+from digest.mail.signing import make_signer
+from digest.mail.transport import make_transport
+from digest.mail.variants import Variants
 from digest.models import Issue, Post
-from digest.render.issue import RenderedIssue, personalize, render_issue
+from digest.render.choice import Choice, full_choice, reader_choice, variant_of
+from digest.render.issue import RenderedIssue, personalize, render_issue, render_variant
 from digest.run.runreport import RunReport, feed_health, log_report, summarize, write_report
 from digest.run.schedule import WeekFacts, decide
 from digest.state.files import write_atomic
@@ -189,14 +191,28 @@ def build(
 PREVIEW_UNSUBSCRIBE_URL = "https://example.invalid/unsubscribe?token=preview"
 
 
-def preview(settings: Settings, store: Store, week: str, now: datetime, folder: Path) -> Path:
+def preview(
+    settings: Settings,
+    store: Store,
+    week: str,
+    now: datetime,
+    folder: Path,
+    *,
+    language: str = "",
+    countries: tuple[str, ...] = (),
+) -> Path:
     """Render `week` as its email into `folder` and return the page; change no state.
 
     Nothing is archived, no issue number is assigned (the one it would get is
-    shown), nothing is sent. The unsubscribe link points nowhere real.
+    shown), nothing is sent. The unsubscribe link points nowhere real. With
+    `language` or `countries`: the variant a reader of that choice would get.
     """
     issue = issue_model(settings, store, week, now, number=store.next_issue_number(week))
-    rendered = render_issue(issue, settings)
+    choice = variant_of(reader_choice(language, countries, settings), issue)
+    if choice == full_choice(settings):
+        rendered = render_issue(issue, settings)
+    else:
+        rendered = render_variant(issue, settings, choice)
     page = folder / f"{week}.html"
     write_atomic(page, personalize(rendered.html_email, PREVIEW_UNSUBSCRIBE_URL, html=True))
     write_atomic(
@@ -205,17 +221,36 @@ def preview(settings: Settings, store: Store, week: str, now: datetime, folder: 
     return page
 
 
-def make_signer(settings: Settings, secrets: Secrets) -> Signer | None:
-    """A DKIM signer when `[dkim]` is configured (its key checked now, before sending)."""
-    if settings.dkim is None:
-        return None
-    return Signer(settings.dkim, secrets.require_dkim_key())
+def reader_variants(
+    settings: Settings, store: Store, issue: Issue, full: PreparedIssue
+) -> Variants:
+    """The variants of `issue` its readers get: the full issue (`full`, prepared)
+    and one per other distinct choice of countries and language among the active
+    subscribers (`digest.render.choice`), each rendered and prepared once, now,
+    before any message goes out. A reader whose choice changes during the send gets
+    theirs made when their message is composed."""
+
+    def make(choice: Choice) -> PreparedIssue:
+        rendered = render_variant(issue, settings, choice)
+        log.info("%s: rendered the variant %s", full.week, choice)
+        return prepare(full.week, rendered, settings)
+
+    variants = Variants(full, key=_variant_key(settings, issue), make=make)
+    variants.add(store.reader_choices())
+    return variants
 
 
-def make_transport(settings: Settings, secrets: Secrets) -> Transport:
-    if settings.smtp is None:
-        return OutboxTransport(settings.outbox_dir)
-    return SmtpTransport(settings.smtp, secrets.smtp_password)
+def count_variants(settings: Settings, store: Store, issue: Issue) -> int:
+    """How many messages `reader_variants` would render (a dry run renders none)."""
+    key = _variant_key(settings, issue)
+    return len({full_choice(settings), *(key(*pair) for pair in store.reader_choices())})
+
+
+def _variant_key(settings: Settings, issue: Issue) -> Callable[[str, tuple[str, ...]], Choice]:
+    def key(language: str, countries: tuple[str, ...]) -> Choice:
+        return variant_of(reader_choice(language, countries, settings), issue)
+
+    return key
 
 
 def _require_unsubscribe_url(settings: Settings) -> None:
@@ -268,9 +303,14 @@ def send(
                 week=week, transport=transport.description, no_readers=True
             )
         prepared = prepare(week, built.rendered, settings)
+        # Readers' variants: rendered once per distinct choice, before anyone gets a
+        # message (a dry run only counts them).
+        messages: PreparedIssue | Variants = (
+            prepared if dry_run else reader_variants(settings, store, built.issue, prepared)
+        )
         report = deliver(
             store,
-            prepared,
+            messages,
             lambda: make_transport(settings, secrets),
             key,
             clock,
@@ -282,6 +322,8 @@ def send(
             stop=stop,
             progress=progress,
         )
+        if dry_run:
+            report.variants = count_variants(settings, store, built.issue)
         if not dry_run and not store.ledger_open(week):
             store.mark_issue_sent(week, clock())
     return built, report
@@ -290,12 +332,20 @@ def send(
 def send_test(
     settings: Settings, secrets: Secrets, store: Store, week: str, address: str, clock: Clock
 ) -> tuple[BuiltIssue, str]:
-    """Mail one copy of `week` to `address`; no ledger row is touched."""
+    """Mail one copy of `week` to `address`; no ledger row is touched. The copy is
+    the variant that reader gets when `address` is a subscriber's (their countries
+    and language), else the full issue."""
     key = secrets.require_signing_key()
     _require_unsubscribe_url(settings)
     signer = make_signer(settings, secrets)
     built = build(settings, store, week, clock())
     prepared = prepare(week, built.rendered, settings)
+    reader = store.subscriber_by_email(address)
+    if reader is not None:
+        key_of = _variant_key(settings, built.issue)
+        choice = key_of(reader.language, reader.countries)
+        if choice != full_choice(settings):
+            prepared = prepare(week, render_variant(built.issue, settings, choice), settings)
     message_id = send_test_copy(
         prepared, make_transport(settings, secrets), key, address, clock(), signer
     )

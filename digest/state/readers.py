@@ -179,6 +179,16 @@ class ReaderQueries:
         ).fetchall()
         return {tuple(str(r[0]).split()): int(r[1]) for r in rows}
 
+    def reader_choices(self) -> dict[tuple[str, tuple[str, ...]], int]:
+        """Each distinct (language, countries) of the active subscribers, with its
+        count ("" = the digest's language, () = every section): the variants a send
+        renders, once each (`digest.render.choice` normalises them)."""
+        rows = self._db.execute(
+            "SELECT language, countries, count(*) FROM subscribers WHERE status = 'active' "
+            "GROUP BY language, countries"
+        ).fetchall()
+        return {(str(r[0]), tuple(str(r[1]).split())): int(r[2]) for r in rows}
+
     # -- the web: double opt-in and preferences --------------------------------
 
     def request_signup(

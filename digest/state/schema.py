@@ -71,7 +71,7 @@ CREATE TABLE subscribers (
     updated   TEXT NOT NULL,
     bounces   INTEGER NOT NULL DEFAULT 0,  -- permanent failures in a row
     language  TEXT NOT NULL DEFAULT '',    -- '' = the digest's [digest] language
-    countries TEXT NOT NULL DEFAULT '',    -- section codes chosen, e.g. 'JP KR XX'; '' = all
+    countries TEXT NOT NULL DEFAULT '',    -- section codes chosen, e.g. 'JP KR GLOBAL'; '' = all
     confirmed TEXT,                        -- when the reader confirmed (double opt-in)
     nonce     TEXT,                        -- the open confirmation request, if any
     origin    TEXT NOT NULL DEFAULT 'operator'  -- operator | import | web
@@ -249,7 +249,7 @@ CREATE TABLE subscribers_v4 (
     updated   TEXT NOT NULL,
     bounces   INTEGER NOT NULL DEFAULT 0,  -- permanent failures in a row
     language  TEXT NOT NULL DEFAULT '',    -- '' = the digest's [digest] language
-    countries TEXT NOT NULL DEFAULT '',    -- section codes chosen, e.g. 'JP KR XX'; '' = all
+    countries TEXT NOT NULL DEFAULT '',    -- section codes chosen, e.g. 'JP KR GLOBAL'; '' = all
     confirmed TEXT,                        -- when the reader confirmed (double opt-in)
     nonce     TEXT,                        -- the open confirmation request, if any
     origin    TEXT NOT NULL DEFAULT 'operator'  -- operator | import | web

@@ -485,6 +485,13 @@ class Store(LedgerQueries, ReaderQueries):
 
     # -- unattended runs -------------------------------------------------------
 
+    def latest_sent_week(self) -> str | None:
+        """The newest week whose issue went out (its archive page is public)."""
+        row = self._db.execute(
+            "SELECT max(week) FROM issues WHERE sent_at IS NOT NULL OR frozen_at IS NOT NULL"
+        ).fetchone()
+        return str(row[0]) if row and row[0] else None
+
     def installed_at(self) -> datetime | None:
         """When digest first ran on this database (None before the first run)."""
         row = self._db.execute("SELECT value FROM meta WHERE key = 'installed_at'").fetchone()

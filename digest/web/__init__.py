@@ -1,9 +1,12 @@
 """What readers reach over the web.
 
-Owns: the static archive (`archive`: each issue's page and JSON, the index,
-country pages, the Atom feed) and the endpoint that honours one-click
-unsubscribe links (`unsubscribe`).
+Owns: `digest serve` (`app`: subscribe with double opt-in, confirm, preferences,
+one-click unsubscribe, and the archive served in place; `server`: waitress and
+proxies), the static archive (`archive`: each issue's page and JSON, the index,
+country pages, the Atom feed) and the older stand-alone WSGI endpoint for
+one-click unsubscribe links (`unsubscribe`).
 
-Never touches: feeds, SMTP or editorial choices. It renders with
-`digest.render` and reads subscribers through `digest.state.store`.
+Never touches: feeds, editorial choices or the weekly send. It renders pages with
+`digest.render`, keeps readers through `digest.state.store`, and mails the
+confirmation and welcome notices through `digest.mail.notices`.
 """
