@@ -26,12 +26,13 @@ lint: $(STAMP)
 
 # What the tests drive besides Python (Debian/Ubuntu): headless Chromium, its
 # WebDriver and CJK fonts (tests/test_email_rendering.py, tests/test_serve_browser.py),
-# and Dovecot, a real IMAP server for `digest inbox` (tests/test_inbox.py).
-SYSTEM_TOOLS := chromium chromedriver /usr/sbin/dovecot
+# Dovecot, a real IMAP server for `digest inbox` (tests/test_inbox.py), and zsh
+# and fish for the completion scripts (tests/test_cli_polish.py).
+SYSTEM_TOOLS := chromium chromedriver /usr/sbin/dovecot zsh fish
 .PHONY: system-deps browser-deps
 system-deps:
 	@for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null 2>&1 || missing=1; done; \
-	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-noto-cjk dovecot-imapd; fi
+	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-noto-cjk dovecot-imapd zsh fish; fi
 browser-deps: system-deps
 
 test: lint system-deps
@@ -40,11 +41,13 @@ test: lint system-deps
 bench: $(STAMP)
 	$(BIN)/python benchmarks/gather.py
 	$(BIN)/python benchmarks/build.py
+	$(BIN)/python benchmarks/archive.py
 	$(BIN)/python benchmarks/email_render.py
 	$(BIN)/python benchmarks/knowledge.py
 	$(BIN)/python benchmarks/countries.py --quiet
 	$(BIN)/python benchmarks/relevance.py --quiet
 	$(BIN)/python benchmarks/duplicates.py
+	$(BIN)/python benchmarks/summaries.py --examples 0
 	$(BIN)/python benchmarks/charsets.py
 	$(BIN)/python benchmarks/delivery.py
 	$(BIN)/python benchmarks/serve.py

@@ -177,6 +177,7 @@ path = "{folder}/digest.sqlite3"
 [archive]
 dir = "{folder}/archive"
 base_url = "https://digest.example.com/"
+allow_placeholder_links = true  # the example domain: send refuses it otherwise
 """
 
 

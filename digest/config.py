@@ -98,6 +98,7 @@ class FeedSettings:
     language: str = ""  # a hint; feeds often declare the wrong one
     local: bool = False  # local news: its stories that name no country are about `country`
     filter: str = ""  # "ai": keep only stories about AI (config/topics.toml)
+    site: str = ""  # the outlet's web page (OPML htmlUrl); `digest feeds export` writes it
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +165,9 @@ class DkimSettings:
 class ArchiveSettings:
     dir: Path = Path("archive")
     base_url: str = ""  # public URL of `dir`, ending in "/"; required to send mail
+    # Mail readers links on example.com, *.test, localhost, … (RFC 2606/6761) anyway, in
+    # base_url, [web] url or [unsubscribe] url: a test install only (digest.run.links).
+    allow_placeholder_links: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -462,6 +466,7 @@ def parse_settings(data: Mapping[str, Any], source: Path) -> Settings:
                 "needs a country: local news of which country?",
                 hint='add country = "KR" (say) to this [[feeds]] entry',
             )
+        site = f.text("site")
         feeds.append(
             FeedSettings(
                 url=url,
@@ -470,6 +475,7 @@ def parse_settings(data: Mapping[str, Any], source: Path) -> Settings:
                 language=f.text("language").lower(),
                 local=local,
                 filter=feed_filter,
+                site=http_url(f, "site", site) if site else "",
             )
         )
         f.finish()
@@ -531,7 +537,11 @@ def parse_settings(data: Mapping[str, Any], source: Path) -> Settings:
         base_url = http_url(a, "base_url", base_url)
         if not base_url.endswith("/"):
             base_url += "/"
-    archive = ArchiveSettings(dir=relative_to(source, a.text("dir", "archive")), base_url=base_url)
+    archive = ArchiveSettings(
+        dir=relative_to(source, a.text("dir", "archive")),
+        base_url=base_url,
+        allow_placeholder_links=bool(a.take("allow_placeholder_links", bool, False)),
+    )
     a.finish()
 
     o = Table(top.take("outbox", dict, {}), file, "outbox")

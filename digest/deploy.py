@@ -108,8 +108,10 @@ User={user}
 WorkingDirectory={_systemd_quote(str(folder))}
 ExecStart={_exec([*command, "--config", str(config), "--log-format", "json", "run"])}
 # 75: another digest process holds the publishing lock; the next run carries on.
-SuccessExitStatus=75
-# SIGTERM: the messages in flight are finished and committed, then exit 0.
+# 3: stopped on request (systemctl stop, shutdown): the messages in flight were
+# finished and committed, the rest goes out on the next run.
+SuccessExitStatus=75 3
+# SIGTERM: the messages in flight are finished and committed, then exit 3.
 TimeoutStopSec=120
 """
 

@@ -1,8 +1,17 @@
 """Log output: readable lines on a terminal, or JSON lines for log collectors.
 
-Owns: configuring the `logging` root for the CLI (`--log-level`,
-`--log-format text|json`). Doesn't own: what is logged (each module logs to
-its own `logging.getLogger(__name__)`).
+Owns: configuring the `logging` root for the CLI (`--log-level`, any case, and
+`--log-format text|json`), and holding back, in text, the records a command's
+printed summary repeats (`IN_SUMMARY`). Doesn't own: what is logged (each module
+logs to its own `logging.getLogger(__name__)`) or the summaries themselves.
+
+Each warning is said once. A record logged with `extra=IN_SUMMARY` (a failed
+feed, a refused reader, a returned message: things `gather`, `send`, `run`,
+`demo` and `inbox` print a line for on stdout anyway) is dropped by the text
+handler while such a command runs, so a person at a terminal reads it once, in
+the summary. The daemon prints no summary, so it logs them; and `--log-format
+json` always keeps them: a collector reads stderr's records, whatever the
+command prints on stdout.
 """
 
 from __future__ import annotations
@@ -10,11 +19,16 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Final
 
 FORMATS = ("text", "json")
+LEVELS = ("debug", "info", "warning", "error")
 _HANDLER_NAME = "digest-cli"
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# `log.warning(..., extra=IN_SUMMARY)`: the command's printed summary says this too.
+IN_SUMMARY: Final[Mapping[str, object]] = {"in_summary": True}
 
 
 class _CurrentStderr:
@@ -43,13 +57,28 @@ class JsonLines(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def configure(level: str = "warning", fmt: str = "text") -> None:
-    """Send log records to stderr in `fmt` (calling it again replaces the earlier one)."""
+def _not_in_summary(record: logging.LogRecord) -> bool:
+    return not getattr(record, "in_summary", False)
+
+
+def level_name(value: str) -> str:
+    """`--log-level` in any case ("DEBUG", "Info"), as the lower-case name; argparse
+    then checks it against `LEVELS`."""
+    return value.strip().lower()
+
+
+def configure(level: str = "warning", fmt: str = "text", *, summary_printed: bool = False) -> None:
+    """Send log records to stderr in `fmt` (calling it again replaces the earlier one).
+
+    `summary_printed`: the command prints a summary naming what `IN_SUMMARY`
+    records say, so the text handler leaves them out (see the module doc)."""
     handler: logging.StreamHandler[_CurrentStderr] = logging.StreamHandler(_CurrentStderr())
     if fmt == "json":
         handler.setFormatter(JsonLines())
     else:
         handler.setFormatter(logging.Formatter(TEXT_FORMAT, datefmt="%Y-%m-%d %H:%M:%S"))
+        if summary_printed:
+            handler.addFilter(_not_in_summary)
     handler.set_name(_HANDLER_NAME)
     root = logging.getLogger()
     # Replace only our own handler: others (a test harness's, say) stay attached.

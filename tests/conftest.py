@@ -15,6 +15,9 @@ from digest.loopback.mailsink import SmtpSink
 TEST_SECRET = "test-secret-0123456789-abcdefghij"
 # Feeds in tests are served on loopback: `[gather] allow_private` must say so.
 LOOPBACK_ALLOWED = 'allow_private = ["127.0.0.0/8", "::1"]'
+# Tests mail links on digest.example.com, which send/run/daemon refuse for real
+# installs (digest.run.links); a test that checks the refusal writes the key itself.
+PLACEHOLDERS_ALLOWED = "allow_placeholder_links = true"
 
 
 @pytest.fixture(autouse=True)
@@ -64,18 +67,21 @@ def write_config(tmp_path: Path) -> Callable[..., tuple[Path, Settings]]:
         if "[storage]" in text or "[archive]" in text:
             base = ""
         # Tests serve feeds on 127.0.0.1, which digest refuses unless allowed; a
-        # [gather] table the test wrote gets the key, else one is added.
-        if "allow_private" not in text:
-            if re.search(r"^\[gather\]", text, flags=re.MULTILINE):
-                text = re.sub(
-                    r"^\[gather\][ \t]*$",
-                    f"[gather]\n{LOOPBACK_ALLOWED}",
-                    text,
-                    count=1,
-                    flags=re.MULTILINE,
-                )
+        # [gather] table the test wrote gets the key, else one is added. The same
+        # for links on example.com, in [archive].
+        for table, key, line in (
+            ("gather", "allow_private", LOOPBACK_ALLOWED),
+            ("archive", "allow_placeholder_links", PLACEHOLDERS_ALLOWED),
+        ):
+            if key in text:
+                continue
+            header = re.compile(rf"^\[{table}\][ \t]*$", flags=re.MULTILINE)
+            if header.search(text):
+                text = header.sub(f"[{table}]\n{line}", text, count=1)
+            elif header.search(base):
+                base = header.sub(f"[{table}]\n{line}", base, count=1)
             else:
-                base += f"[gather]\n{LOOPBACK_ALLOWED}\n"
+                base += f"[{table}]\n{line}\n"
         path.write_text(text + "\n" + base, encoding="utf-8")
         return path, load_settings(path)
 

@@ -86,6 +86,7 @@ def make_world(
         f"[delivery]\n{delivery}\n"
         f'[storage]\npath = "{folder.as_posix()}/db.sqlite3"\n'
         f'[archive]\ndir = "{folder.as_posix()}/archive"\nbase_url = "https://digest.example.com/"\n'
+        "allow_placeholder_links = true\n"  # the example domain: see digest.run.links
         f'[schedule]\nreports_dir = "{folder.as_posix()}/reports"\n',
         encoding="utf-8",
     )

@@ -22,7 +22,7 @@ from digest.config import Settings
 from digest.errors import WeekError
 from digest.models import Issue, Section
 from digest.render.issue import render_issue
-from digest.web import archive
+from digest.web import archive_feed
 from digest.web.archive import issue_from_json, issue_to_json, rebuild_index, write_issue
 
 BASE = "https://digest.example.org/archive/"
@@ -75,12 +75,16 @@ class _Links(HTMLParser):
         self.hrefs: list[str] = []
         self.ids: set[str] = set()
         self.items: list[list[str]] = []  # the hrefs of each <li>
+        self.canonical = ""  # <link rel="canonical">: absolute by design, not a link to follow
         self._in_item = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "li":
             self.items.append([])
             self._in_item = True
+        if tag == "link" and ("rel", "canonical") in attrs:
+            self.canonical = dict(attrs).get("href") or ""
+            return
         for name, value in attrs:
             if name == "href" and value is not None:
                 self.hrefs.append(value)
@@ -116,11 +120,18 @@ def test_write_issue_writes_page_json_index_and_feed(tmp_path: Path) -> None:
     page = write_issue(issue, rendered, settings)
     folder = settings.archive.dir
     assert page == folder / "2026-W47.html"
-    assert page.read_text(encoding="utf-8") == rendered.html_web
+    # The issue as render_issue renders it, plus what the archive adds to it.
+    text = page.read_text(encoding="utf-8")
+    body = re.search(r'<td class="header">.*?<td class="footer">', rendered.html_web, re.DOTALL)
+    assert body is not None and body.group(0) in text
+    assert '<meta property="og:title"' in text and '<meta property="og:title"' not in (
+        rendered.html_web
+    )
     data = json.loads((folder / "2026-W47.json").read_text(encoding="utf-8"))
     assert data == issue_to_json(issue)
     assert "日経クロステック" in (folder / "2026-W47.json").read_text(encoding="utf-8")
-    assert (folder / "index.html").is_file() and (folder / "feed.xml").is_file()
+    for name in ("index.html", "feed.xml", "trends.html", "2026-W47.meta.jsonl"):
+        assert (folder / name).is_file(), name
     leftovers = [p.name for p in folder.iterdir() if p.name.startswith(".")]
     assert leftovers == [], "temporary files left behind"
 
@@ -184,6 +195,7 @@ def test_archive_links_are_relative_and_resolve(tmp_path: Path, base_url: str) -
     names = {p.relative_to(folder).as_posix() for p in pages}
     assert names == {
         "index.html",
+        "trends.html",
         "2026-W45.html",
         "2026-W46.html",
         "country/jp.html",
@@ -319,7 +331,7 @@ def test_feed_entries_carry_the_whole_issue(tmp_path: Path) -> None:
 
 
 def test_feed_keeps_the_newest_issues(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(archive, "FEED_ISSUES", 2)
+    monkeypatch.setattr(archive_feed, "FEED_ISSUES", 2)
     settings = settings_for(tmp_path, "en")
     for n in (1, 2, 3):
         publish(weekly("en", n), settings)

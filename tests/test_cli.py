@@ -10,18 +10,24 @@ from pathlib import Path
 import pytest
 
 from digest.cli import build_parser, main
-from digest.loopback.demo import DEMO_WEEK, run_demo
+from digest.loopback.demo import DEMO_WEEK
 
 COMMANDS = [
     ["gather"],
     ["build"],
     ["preview"],
+    ["edit"],
     ["send"],
     ["run"],
     ["daemon"],
     ["demo"],
     ["init"],
     ["feeds"],
+    ["feeds", "list"],
+    ["feeds", "add"],
+    ["feeds", "remove"],
+    ["feeds", "import"],
+    ["feeds", "export"],
     ["subscribers"],
     ["subscribers", "add"],
     ["subscribers", "remove"],
@@ -36,6 +42,7 @@ COMMANDS = [
     ["deliveries", "retry"],
     ["deliveries", "settle"],
     ["explain"],
+    ["completion"],
 ]
 
 
@@ -65,6 +72,7 @@ def test_top_level_help_lists_every_command(capsys: pytest.CaptureFixture[str]) 
         "explain",
         "init",
         "demo",
+        "completion",
     ):
         assert f"    {name}" in out
 
@@ -96,9 +104,10 @@ def test_missing_config_is_a_clear_error(
 
 @pytest.mark.network
 def test_demo_runs_offline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run_demo(tmp_path / "demo") == 0
-    out = capsys.readouterr().out
+    assert main(["demo", "--dir", str(tmp_path / "demo")]) == 0
+    out, err = capsys.readouterr()
     assert "gone.xml: HTTP 404" in out  # the broken feed is named, the run goes on
+    assert (out + err).count("gone.xml") == 1  # once: the summary line, not a log record too
     assert "sent 3, failed 0" in out and "a second send of 2026-W46 sent 0" in out
     archive = tmp_path / "demo" / "archive"
     assert (archive / "index.html").exists() and (archive / f"{DEMO_WEEK}.html").exists()

@@ -17,14 +17,17 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from digest.cli import main
 from digest.loopback.feedserver import FeedServer
+from digest.models import Post
 from digest.state import store as store_module
 from digest.state.files import STALE_TEMP_SECONDS, remove_stale_temp_files, write_atomic
+from digest.state.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -171,6 +174,13 @@ def test_a_broken_user_template_is_one_line_naming_file_and_line(
     mine.mkdir()
     (mine / "issue_web.html.j2").write_text("<p>\n{% if v.title %}\n<b>unclosed\n", "utf-8")
     conf = config(tmp_path, f'[templates]\ndir = "{mine.as_posix()}"\n')
+    # A week with a story: an empty week is refused before any template is read.
+    when = datetime(2026, 11, 18, 3, 0, tzinfo=UTC)
+    with Store(tmp_path / "db.sqlite3") as store:
+        store.add_posts(
+            [Post("https://feeds.example.com/a.xml", "p1", "https://news.example.com/1",
+                  "Samsung opens an AI lab in Seoul", "A new lab.", when, when)]
+        )  # fmt: skip
     code = main(["--config", str(conf), "build", "--week", "2026-W47"])
     err = capsys.readouterr().err.splitlines()
     assert code == 2
@@ -264,6 +274,10 @@ def test_sigkill_during_build_never_leaves_a_torn_page(
             data = path.read_bytes()
             if path.suffix == ".json":
                 json.loads(data)
+            elif path.suffix == ".jsonl":  # an issue's record: JSON lines
+                assert data.endswith(b"\n"), path
+                for line in data.splitlines():
+                    json.loads(line)
             elif path.suffix == ".xml":
                 xml.dom.minidom.parseString(data)
             else:

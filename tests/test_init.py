@@ -62,7 +62,7 @@ def test_units_and_cron_name_the_folder_absolutely(tmp_path: Path) -> None:
     exec_start = next(line for line in run.splitlines() if line.startswith("ExecStart="))
     # systemd: quoted because of the space, % doubled (a specifier otherwise).
     assert config.replace("%", "%%") in exec_start and exec_start.endswith(" run")
-    assert "Type=oneshot" in run and "SuccessExitStatus=75" in run
+    assert "Type=oneshot" in run and "SuccessExitStatus=75 3" in run
     assert re.search(
         r"^OnCalendar=\*:0/15$", (folder / "systemd/digest-run.timer").read_text(), re.M
     )

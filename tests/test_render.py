@@ -601,10 +601,11 @@ def test_summary_truncation() -> None:
     cut = truncate_summary(sentences)
     assert display_width(cut) <= 200
     assert cut.endswith("longer.") and display_width(cut) > 150  # whole sentences
-    # The only sentence end is too early (< 40 %): cut at a word, with an ellipsis.
+    # The only sentence end is too early (< 40 %): cut at the last clause
+    # boundary (issue 14: a comma before a bare word), with an ellipsis.
     english = make_issue("en").sections[2].stories[0].summary
     cut = truncate_summary(english)
-    assert cut.endswith(" to offer sovereign…") and display_width(cut) <= 200
+    assert cut.endswith(" Japan, Korea and India…") and display_width(cut) <= 200
     japanese = make_issue("ja").sections[0].stories[0].summary * 2
     cut = truncate_summary(japanese)
     assert display_width(cut) <= 200 and cut.endswith("。")
@@ -615,7 +616,8 @@ def test_summary_truncation() -> None:
     cut = truncate_summary(words)
     assert cut.endswith("word…") and display_width(cut) <= 200
     abbrev = "Shares of Acme Inc. rose. " + "x" * 250
-    assert truncate_summary(abbrev) != "Shares of Acme Inc."
+    # Not at "Inc.", and never inside the 250-letter word: the early sentence end it is.
+    assert truncate_summary(abbrev) == "Shares of Acme Inc. rose."
     assert truncate_summary("line one\n\nline\ttwo") == "line one line two"
 
 
@@ -692,6 +694,7 @@ def test_every_label_is_used() -> None:
             "render/notice.py",
             "render/pages.py",
             "web/archive.py",
+            "web/archive_pages.py",
             "web/app.py",
         )
     ]

@@ -306,6 +306,7 @@ def _round_config(folder: Path, publish: str, feeds: FeedServer, sink: SmtpSink)
         f'[storage]\npath = "{folder.as_posix()}/db.sqlite3"\n'
         f'[archive]\ndir = "{folder.as_posix()}/archive"\n'
         'base_url = "https://digest.example.com/"\n'
+        "allow_placeholder_links = true\n"  # the example domain: see digest.run.links
         '[gather]\nallow_private = ["127.0.0.1"]\n',  # the feed is on loopback
         encoding="utf-8",
     )

@@ -115,7 +115,8 @@ def make_world(
         f'[schedule]\nempty_week = "{empty_week}"\n'
         f'reports_dir = "{folder.as_posix()}/reports"\n'
         f'[storage]\npath = "{folder.as_posix()}/db.sqlite3"\n'
-        f'[archive]\ndir = "{folder.as_posix()}/archive"\nbase_url = "https://digest.example.com/"\n',
+        f'[archive]\ndir = "{folder.as_posix()}/archive"\nbase_url = "https://digest.example.com/"\n'
+        "allow_placeholder_links = true\n",  # the example domain: see digest.run.links
         encoding="utf-8",
     )
     settings = load_settings(config)

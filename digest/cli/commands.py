@@ -1,10 +1,11 @@
 """The pipeline's verbs: which command runs what, and what each prints.
 
 Owns: `dispatch` (checking the bundled files, loading settings and secrets,
-opening the store, and routing each command: the list verbs to `lists`), and
-the verbs that run the pipeline: gather, build, preview, explain, send, run,
-daemon, inbox, demo and init, each turning its report into printed lines and an exit
-code.
+opening the store, and routing each command: the list verbs to `lists`, `edit`
+to `edit`, `completion` to `completion` before any file is read), and the
+verbs that run the pipeline: gather, build, preview, explain, send, run,
+daemon, inbox, demo and init, each turning its report into printed lines and
+an exit code.
 
 Never touches: a step of the pipeline itself (`digest.run.pipeline` and the
 stages do the work), argument parsing (`parser`) or turning an error into a
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import digest.cli.clock as clock
 from digest import bundled
-from digest.cli.lists import deliveries, feeds, subscribers
+from digest.cli.lists import FEED_EDITS, deliveries, edit_feeds, feeds, subscribers
 from digest.config import Settings, check_moved_paths, config_path, load_settings
 from digest.credentials import Secrets, env_file_for, load_secrets
 from digest.editorial.selection import latest_due_week, next_week
@@ -39,6 +40,11 @@ def _secrets(settings: Settings) -> Secrets:
 
 
 def dispatch(args: argparse.Namespace) -> int:
+    if args.command == "completion":
+        from digest.cli.completion import script
+
+        sys.stdout.write(script(args.shell))
+        return 0
     bundled.check()
     if args.command == "init":
         return _init(args)
@@ -51,6 +57,8 @@ def dispatch(args: argparse.Namespace) -> int:
         return _explain(args, settings)
     if args.command == "serve":
         return _serve(args, settings)
+    if args.command == "feeds" and getattr(args, "action", None) in FEED_EDITS:
+        return edit_feeds(args, settings)  # the config file only: no database needed
     with Store(settings.storage_path) as store:
         if args.command == "subscribers":
             return subscribers(args, store)
@@ -62,8 +70,13 @@ def dispatch(args: argparse.Namespace) -> int:
             from digest.fetch.gather import gather
 
             report = gather(settings, store, clock.utc_now())
-            for line in report.summary_lines():
-                print(line)
+            if args.json:
+                from digest.cli.shapes import gather_json, print_json
+
+                print_json(gather_json(report))
+            else:
+                for line in report.summary_lines():
+                    print(line)
             return 1 if report.all_failed else 0
         if args.command == "build":
             from digest.run.pipeline import build
@@ -83,11 +96,16 @@ def dispatch(args: argparse.Namespace) -> int:
             return _send(args, settings, store)
         if args.command == "preview":
             return _preview(args, settings, store)
+        if args.command == "edit":
+            from digest.cli.edit import edit
+
+            return edit(args, settings, store)
         if args.command == "run":
-            return _run(settings, store)
+            return _run(args, settings, store)
         if args.command == "daemon":
             from digest.run.daemon import run_daemon
 
+            _warn_placeholder_links(settings)  # now, not first on publishing day
             return run_daemon(settings, _secrets(settings))
         if args.command == "inbox":
             return _inbox(args, settings, store)
@@ -107,8 +125,14 @@ def _inbox(args: argparse.Namespace, settings: Settings, store: Store) -> int:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from digest.run.links import placeholder_link
     from digest.web.server import serve
 
+    # The pages mail confirmation and welcome links: on a placeholder domain
+    # (example.com, .test, localhost, ...) they would lead readers nowhere.
+    refused = placeholder_link(settings)
+    if refused is not None:
+        raise refused
     Store(settings.storage_path).close()  # a bad database is one line now, not per request
     secrets = _secrets(settings)
     secrets.require_signing_key()
@@ -169,12 +193,13 @@ def _init(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(settings: Settings, store: Store) -> int:
+def _run(args: argparse.Namespace, settings: Settings, store: Store) -> int:
     import threading
 
+    from digest.cli.shapes import delivery_json, print_json, run_json
     from digest.mail.deliver import SendStopped
     from digest.mail.report import unsettled_lines
-    from digest.run.console import send_progress, stop_on_signals
+    from digest.run.console import STOPPED, send_progress, stop_on_signals
     from digest.run.pipeline import run_once
 
     try:
@@ -183,9 +208,18 @@ def _run(settings: Settings, store: Store) -> int:
                 settings, _secrets(settings), store, clock.utc_now, stop=stop, progress=progress
             )
     except SendStopped as e:
-        for line in e.report.summary_lines():  # what went out before it stopped
-            print(line)
+        if args.json:
+            print_json({"error": e.message, "delivery": delivery_json(e.report)})
+        else:
+            for line in e.report.summary_lines():  # what went out before it stopped
+                print(line)
         raise
+    stopped = result.action == "stopped" or bool(result.delivery and result.delivery.stopped)
+    failed = bool(result.delivery and result.delivery.needs_a_person) or bool(result.unsettled)
+    code = 1 if failed or result.gather.all_failed else STOPPED if stopped else 0
+    if args.json:
+        print_json(run_json(result, stopped=stopped))
+        return code
     for line in result.gather.summary_lines():
         print(line)
     for decision in result.decisions:
@@ -202,8 +236,7 @@ def _run(settings: Settings, store: Store) -> int:
         print(line)
     if result.report_path:
         print(f"report: {result.report_path}")
-    failed = bool(result.delivery and result.delivery.needs_a_person) or bool(result.unsettled)
-    return 1 if failed or result.gather.all_failed else 0
+    return code
 
 
 def _preview(args: argparse.Namespace, settings: Settings, store: Store) -> int:
@@ -235,17 +268,31 @@ def _preview(args: argparse.Namespace, settings: Settings, store: Store) -> int:
     return 0
 
 
+def _warn_placeholder_links(settings: Settings) -> None:
+    from digest.run.links import placeholder_link
+
+    problem = placeholder_link(settings)
+    if problem is not None:
+        print(
+            f"digest: warning: {problem.message} (send, run and daemon refuse to mail them "
+            f"to readers)\n  hint: {problem.hint}",
+            file=sys.stderr,
+        )
+
+
 def _send(args: argparse.Namespace, settings: Settings, store: Store) -> int:
     import threading
 
-    from digest.run.console import send_progress, stop_on_signals
+    from digest.run.console import STOPPED, send_progress, stop_on_signals
     from digest.run.pipeline import send, send_test
 
     secrets = _secrets(settings)
     week = args.week or latest_due_week(clock.utc_now(), settings)
+    if args.to or args.dry_run:
+        _warn_placeholder_links(settings)  # a copy to yourself may; readers' never do
     if args.to:
         address = normalize_address(args.to)
-        built, message_id = send_test(settings, secrets, store, week, address, clock.utc_now)
+        _, message_id = send_test(settings, secrets, store, week, address, clock.utc_now)
         print(f"{week}: test copy sent to {address} ({message_id}); ledger untouched")
         return 0
     from digest.mail.deliver import SendStopped
@@ -268,8 +315,12 @@ def _send(args: argparse.Namespace, settings: Settings, store: Store) -> int:
         raise
     for line in report.summary_lines():
         print(line)
-    print(f"archive: {built.path}")
+    if built is not None:  # None: a week without stories is never archived
+        print(f"archive: {built.path}")
     # Deferred messages are retried by the next run; a failed or possibly lost
     # one (unknown), of this run or an earlier one, needs a person until settled.
-    # Nobody to send to is a send that did nothing: said, and exit 1.
-    return 1 if report.needs_a_person or report.no_readers else 0
+    # Nobody to send to is a send that did nothing: said, and exit 1. Stopped on
+    # request, the rest left for the next run: exit 3, unless a reader needs a person.
+    if report.needs_a_person or report.no_readers:
+        return 1
+    return STOPPED if report.stopped else 0

@@ -3,8 +3,10 @@
 Owns: `digest subscribers` (add, remove, list, import, export, forget; reading the CSV
 from a file or standard input), `digest deliveries` (list, retry or settle the
 readers whose copy is unknown or failed, under the publishing lock) and
-`digest feeds` (each feed's standing; reviving a gone feed), with the lines
-each prints and the exit code each returns.
+`digest feeds` (each feed's standing; reviving a gone feed; `list`, and
+`add`, `remove`, `import` and `export` of the configured feeds: the config file
+is edited by `digest.cli.feedfile`, OPML read and written by `digest.cli.opml`),
+with the lines each prints and the exit code each returns.
 
 Never touches: the network, the issue or mail: these verbs read and edit rows
 through `digest.state.store` and print them; sending is `commands`.
@@ -15,27 +17,171 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import digest.cli.clock as clock
-from digest.config import Settings
+from digest.config import FeedSettings, Settings
 from digest.errors import DigestError
 from digest.state.store import Added, Store
 from digest.state.subscribers import clean_name, normalize_address, read_csv, write_csv
+
+if TYPE_CHECKING:  # tomlkit is imported only by the verbs that edit the file
+    from digest.cli.feedfile import FeedFile
+
+
+# The `digest feeds` actions that edit the config file and need no database.
+FEED_EDITS = ("add", "remove", "import")
 
 
 def feeds(args: argparse.Namespace, settings: Settings, store: Store) -> int:
     from digest.fetch.status import feed_statuses, status_lines
 
+    action = getattr(args, "action", None)  # None: `digest feeds`, the standing alone
+    if action == "export":
+        return _export_feeds(args, settings, store)
+    as_json = getattr(args, "json", False)
     configured = {f.url for f in settings.feeds}
     for url in args.revive:
         if url not in configured:
             raise DigestError(f"{url} is not a configured feed", hint="run `digest feeds`")
         if not store.revive_feed(url):
             raise DigestError(f"{url} is not gone", hint="only a gone feed can be revived")
-        print(f"revived: {url} (polled again from the next gather)")
+        said = f"revived: {url} (polled again from the next gather)"
+        print(said, file=sys.stderr if as_json else sys.stdout)  # --json: stdout is JSON only
     states = store.feed_states(f.url for f in settings.feeds)
-    for line in status_lines(feed_statuses(settings.feeds, states, clock.utc_now())):
+    statuses = feed_statuses(settings.feeds, states, clock.utc_now())
+    if as_json:
+        from digest.cli.shapes import feed_json, print_json
+
+        for feed, status in zip(settings.feeds, statuses, strict=True):
+            print_json(feed_json(feed, status))
+        return 0
+    lines = status_lines(statuses)
+    if action == "list":  # the configured keys too, between the URL and the standing
+        lines[:-1] = [
+            f"{s.status:<8}{f.url}" + (f"  [{keys}]" if (keys := _feed_keys(f)) else "")
+            + f": {s.detail}"
+            for f, s in zip(settings.feeds, statuses, strict=True)
+        ]  # fmt: skip
+    for line in lines:
         print(line)
+    return 0
+
+
+def _feed_keys(feed: FeedSettings) -> str:
+    parts = [
+        f'"{feed.name}"' if feed.name else "",
+        feed.country,
+        feed.language,
+        f"filter={feed.filter}" if feed.filter else "",
+        "local" if feed.local else "",
+    ]
+    return " ".join(p for p in parts if p)
+
+
+def edit_feeds(args: argparse.Namespace, settings: Settings) -> int:
+    """`digest feeds add|remove|import`: edit the config file that was loaded."""
+    from digest.cli.feedfile import FeedFile, NewFeed
+
+    file = FeedFile(settings.source)
+    if args.action == "add":
+        feed = NewFeed(
+            url=args.url.strip(),
+            name=args.name,
+            country=args.country,
+            language=args.language,
+            local=args.local,
+            filter=args.filter,
+            site=args.site,
+        )
+        file.add(feed)
+        file.save()  # checked as digest loads it first: a bad value writes nothing
+        print(f"added: {feed.url} (feeds[{len(file.urls()) - 1}] in {settings.source})")
+        return 0
+    if args.action == "remove":
+        url = args.url.strip()
+        if not file.remove(url):
+            raise DigestError(
+                f"{url} is not a configured feed ({settings.source})",
+                hint="`digest feeds list` shows them; give the URL exactly as listed",
+            )
+        file.save()
+        print(f"removed: {url} (from {settings.source})")
+        return 0
+    if args.action == "import":
+        return _import_feeds(args, settings, file)
+    raise AssertionError(f"unhandled action {args.action}")
+
+
+def _import_feeds(args: argparse.Namespace, settings: Settings, file: FeedFile) -> int:
+    from digest.cli.feedfile import NewFeed, check_feed
+    from digest.cli.opml import Skipped, read_opml
+    from digest.errors import ConfigError
+
+    if args.file == "-":
+        data, name = sys.stdin.buffer.read(), "standard input"
+    else:
+        try:
+            data, name = Path(args.file).read_bytes(), args.file
+        except OSError as e:
+            raise DigestError(f"{args.file}: cannot read: {e.strerror}") from e
+    entries, bad = read_opml(data, settings.digest.countries, name=name)
+    known = set(file.urls())
+    added = already = 0
+    for entry in entries:
+        if entry.url in known:
+            already += 1
+            print(f"  already configured: {entry.url}", file=sys.stderr)
+            continue
+        feed = NewFeed(
+            url=entry.url,
+            name=entry.name,
+            country=entry.country,
+            language=entry.language,
+            local=entry.local,
+            filter=entry.filter,
+            site=entry.site,
+        )
+        try:
+            check_feed(feed, settings.source)  # as the loader would read it, alone
+        except ConfigError as e:  # "feeds[0].country: …" → "country: …"
+            key = (e.key or "").rsplit(".", 1)[-1]
+            why = e.message.removeprefix(f"{e.file}: {e.key}: ")
+            bad.append(Skipped(entry.url, f"{key}: {why}"))
+            continue
+        file.add(feed)
+        known.add(entry.url)
+        added += 1
+    if added:
+        file.save()
+    for item in bad:
+        print(f"  skipped {item.what}: {item.why}", file=sys.stderr)
+    print(
+        f"imported from {name}: {added} added, {already} already configured, "
+        f"{len(bad)} skipped ({settings.source})"
+    )
+    return 1 if bad else 0
+
+
+def _export_feeds(args: argparse.Namespace, settings: Settings, store: Store) -> int:
+    from digest.cli.opml import write_opml
+
+    titles = {f.url: store.feed_state(f.url).title for f in settings.feeds}
+    data = write_opml(
+        settings.feeds,
+        titles,
+        title=f"{settings.digest.title}: feeds",
+        now=clock.utc_now(),
+    )
+    if args.file == "-":
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        from digest.state.files import write_atomic
+
+        write_atomic(Path(args.file), data)
+        print(f"exported {len(settings.feeds)} feeds to {args.file}", file=sys.stderr)
     return 0
 
 
@@ -114,6 +260,12 @@ def subscribers(args: argparse.Namespace, store: Store) -> int:
         print(f"unsubscribed: {address}")
         return 0
     if args.action == "list":
+        if args.json:
+            from digest.cli.shapes import print_json, subscriber_json
+
+            for s in store.subscribers(None if args.all else "active"):
+                print_json(subscriber_json(s))
+            return 0
         for s in store.subscribers(None if args.all else "active"):
             name = f"\t{s.name}" if s.name else ""
             status = f"\t[{s.status}]" if args.all else ""

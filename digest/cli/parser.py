@@ -1,8 +1,9 @@
 """The `digest` command line's grammar: its commands, options and help texts.
 
 Owns: building the argparse parser (`build_parser`), every help text and
-description a reader sees with `--help`, and the argument types that refuse a
-bad week or country code before any command runs.
+description a reader sees with `--help`, the argument types that refuse a
+bad week or country code before any command runs, and the "did you mean"
+suggestion for a mistyped command (`DigestParser`).
 
 Never touches: settings, the database or any step of the pipeline; parsing an
 argument list reads nothing but the argument list.
@@ -11,17 +12,38 @@ argument list reads nothing but the argument list.
 from __future__ import annotations
 
 import argparse
+import difflib
 from pathlib import Path
+from typing import Any
 
 from digest import __version__
+from digest.cli.completion import SHELLS, where_text
 from digest.config import SUPPORTED_LANGUAGES
-from digest.editorial.selection import parse_week
 from digest.errors import DigestError
-from digest.logs import FORMATS
+from digest.logs import FORMATS, LEVELS, level_name
 from digest.models import GLOBAL_SECTION
 
 
+class DigestParser(argparse.ArgumentParser):
+    """argparse, with a suggestion for a mistyped command or subcommand:
+    `digest sned` → "unknown command 'sned' (did you mean 'send'?)", exit 2.
+    (Python 3.14's `suggest_on_error` does the same; digest runs on 3.11.)"""
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        # The one place argparse checks a subcommand's name, for every level.
+        if isinstance(action, argparse._SubParsersAction) and value not in action.choices:
+            names = list(action.choices)
+            close = difflib.get_close_matches(str(value), names, n=1, cutoff=0.6)
+            said = f"did you mean {close[0]!r}?" if close else f"one of: {', '.join(names)}"
+            raise argparse.ArgumentError(None, f"unknown command {value!r} ({said})")
+        super()._check_value(action, value)
+
+
 def _week_arg(value: str) -> str:
+    # Imported here: the editorial stage is heavy, and a TAB press (which builds
+    # this parser in a new process) never needs it.
+    from digest.editorial.selection import parse_week
+
     try:
         parse_week(value)
     except DigestError as e:
@@ -48,8 +70,84 @@ def _sections_arg(value: str) -> tuple[str, ...]:
     return codes
 
 
+def _feeds_actions(p: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
+    """`digest feeds list|add|remove|import|export`: the configured feeds, edited in
+    the config file with its comments kept. Without an action: each feed's standing."""
+    fs = p.add_subparsers(dest="action", metavar="ACTION", required=False)
+    a = fs.add_parser(
+        "list",
+        parents=[common],
+        help="the configured feeds, their keys and their standing",
+        description="Print each configured feed: its standing (as `digest feeds`), its "
+        "URL, its keys (name, country, language, filter, local) and what the last runs "
+        "learnt, then a count per standing. Fetches nothing.",
+    )
+    # SUPPRESS: `digest feeds --json list` keeps the --json given before the action.
+    a.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="one JSON object per line, per feed (see README)",
+    )
+    a = fs.add_parser(
+        "add",
+        parents=[common],
+        help="add a feed to the config file",
+        description="Add a [[feeds]] table after the last one in the config file, keeping "
+        "its comments and layout. The file is checked as digest loads it before it is "
+        "written (atomically): a bad URL or value writes nothing and names the key. A URL "
+        "already configured is refused.",
+    )
+    a.add_argument("url", metavar="URL", help="the feed's http(s) address (RSS or Atom)")
+    a.add_argument("--name", default="", help="source name shown to readers")
+    a.add_argument("--country", default="", metavar="CC", help="country hint, e.g. KR")
+    a.add_argument("--language", default="", metavar="L", help="language hint, e.g. ja")
+    a.add_argument(
+        "--filter",
+        default="",
+        metavar="ai",
+        help='keep only stories about AI (a general outlet: filter = "ai")',
+    )
+    a.add_argument(
+        "--local",
+        action="store_true",
+        help="local news: its stories that name no country are about --country",
+    )
+    a.add_argument("--site", default="", metavar="URL", help="the outlet's web page (OPML)")
+    a = fs.add_parser(
+        "remove",
+        parents=[common],
+        help="remove a feed from the config file",
+        description="Remove the [[feeds]] table with this URL (exactly as configured) "
+        "from the config file; every comment stays. Its stored posts are kept.",
+    )
+    a.add_argument("url", metavar="URL")
+    a = fs.add_parser(
+        "import",
+        parents=[common],
+        help="add the feeds of an OPML file (a feed reader's export)",
+        description="Add every feed outline (xmlUrl) of an OPML 2.0 file, folders "
+        "included: the title becomes the name, a folder or category naming one of the "
+        "digest's countries (KR, Japan, 台湾, …) the country. Feeds already configured "
+        "and bad entries are skipped with one line each (exit 1 if any was bad). A file "
+        "with a DTD or entities is refused whole.",
+    )
+    a.add_argument("file", metavar="FILE", help="OPML file, or - for standard input")
+    a = fs.add_parser(
+        "export",
+        parents=[common],
+        help="write the configured feeds as OPML 2.0",
+        description="Write every configured feed as an OPML 2.0 outline any feed reader "
+        "imports (title, xmlUrl, htmlUrl when known, the country as its category), with "
+        "digest's own keys in a namespace, so export then import gives the same feeds.",
+    )
+    a.add_argument(
+        "file", nargs="?", default="-", metavar="FILE", help="output file (default: stdout)"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = DigestParser(add_help=False)
     common.add_argument(
         "--config",
         default=argparse.SUPPRESS,
@@ -61,31 +159,37 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-level",
         default=argparse.SUPPRESS,
         metavar="LEVEL",
-        choices=["debug", "info", "warning", "error"],
-        help="log verbosity (default: warning)",
+        type=level_name,  # DEBUG, Info, …: any case, still one of LEVELS
+        choices=LEVELS,
+        help=f"log verbosity: {', '.join(LEVELS)}, any case (default: warning)",
     )
     common.add_argument(
         "--log-format",
         default=argparse.SUPPRESS,
+        type=str.lower,
         choices=FORMATS,
         help="log lines as readable text (default) or as JSON lines",
     )
 
-    parser = argparse.ArgumentParser(
+    parser = DigestParser(
         prog="digest",
         parents=[common],
         description="Weekly email digest of AI news from Asian hubs, grouped by country.",
-        epilog="Run `digest COMMAND --help` for the options of a command.",
+        epilog="Run `digest COMMAND --help` for the options of a command. Tab completion: "
+        "`digest completion bash|zsh|fish` prints the script (see `digest completion --help`).",
     )
     parser.add_argument("--version", action="version", version=f"digest {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    sub.add_parser(
+    p = sub.add_parser(
         "gather",
         parents=[common],
         help="poll every feed and store new posts",
         description="Fetch every configured feed (conditional GET) and store new "
         "posts. Exits 1 only when every feed failed.",
+    )
+    p.add_argument(
+        "--json", action="store_true", help="print the summary as one JSON object (see README)"
     )
 
     p = sub.add_parser(
@@ -133,6 +237,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--open", action="store_true", help="open it in a web browser")
 
     p = sub.add_parser(
+        "edit",
+        parents=[common],
+        help="the editor's hand: a note, lead stories, drop, move or order stories",
+        description="Open a week's coming issue as a text file in $VISUAL or $EDITOR (else "
+        "vi), like `git rebase -i`: write an editor's note (Markdown) at the top, then "
+        "mark each story `pick`, `top` (a lead story; at most 3) or `drop`, change its "
+        "section code to move it, and reorder lines to set a section's order. The "
+        "decisions are checked when you save (a file with problems opens again with "
+        "them at the top), kept per week in the database, shown by `preview` and used "
+        "by every build, send and run of that week. Nothing waits for them: a week "
+        "nobody edited goes out as digest builds it. Refused once the week's issue "
+        "started going out.",
+    )
+    p.add_argument(
+        "--week",
+        type=_week_arg,
+        metavar="YYYY-Www",
+        help="ISO week (default: the issue being collected now, due next)",
+    )
+    how = p.add_mutually_exclusive_group()
+    how.add_argument(
+        "--show", action="store_true", help="print the file to standard output; change nothing"
+    )
+    how.add_argument(
+        "--file",
+        metavar="F",
+        help="read the decisions from file F (- for standard input) instead of an editor; "
+        "problems are printed as F:LINE and nothing is saved",
+    )
+
+    p = sub.add_parser(
         "explain",
         parents=[common],
         help="why each story of a week's issue is in its section",
@@ -169,7 +304,9 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         help="mail a week's issue to subscribers",
         description="Build a week's issue and mail it to every active subscriber "
-        "who has not received it yet. Safe to rerun: nobody gets it twice.",
+        "who has not received it yet. Safe to rerun: nobody gets it twice. SIGTERM or "
+        "SIGINT finishes the message in flight and exits 3: the rest goes out on the "
+        "next run (a second one stops at once).",
     )
     p.add_argument(
         "--week",
@@ -188,13 +325,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="list who would receive it; send nothing, record nothing",
     )
 
-    sub.add_parser(
+    p = sub.add_parser(
         "run",
         parents=[common],
         help="for cron: gather, then publish when due",
         description="Gather, then build and send this week's issue if it is due "
         "and not yet sent (or finish one whose send started). Safe to call every 15 "
-        "minutes. Writes a run report under [schedule] reports_dir.",
+        "minutes. Writes a run report under [schedule] reports_dir. SIGTERM or SIGINT "
+        "finishes the message in flight and exits 3: the rest goes out on the next run.",
+    )
+    p.add_argument(
+        "--json", action="store_true", help="print the summary as one JSON object (see README)"
     )
 
     sub.add_parser(
@@ -286,6 +427,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument(
         "--all", action="store_true", help="include pending, unsubscribed, bouncing, complained"
     )
+    a.add_argument("--json", action="store_true", help="one JSON object per line, per subscriber")
     a = ss.add_parser(
         "import",
         parents=[common],
@@ -324,7 +466,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="List every configured feed with what the last runs learnt: ok, "
         "failing (how many times in a row, and why), gone (answered 410 Gone: no longer "
         "polled), waiting (the server asked us to wait, Retry-After) or new, and where it "
-        "moved (301/308). Fetches nothing.",
+        "moved (301/308). Fetches nothing. The actions list, add, remove, import and "
+        "export manage the feeds of the config file (`digest feeds ACTION --help`).",
     )
     p.add_argument(
         "--revive",
@@ -333,6 +476,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         help="poll this gone feed again (as configured; repeatable)",
     )
+    p.add_argument("--json", action="store_true", help="one JSON object per line, per feed")
+    _feeds_actions(p, common)
 
     p = sub.add_parser(
         "deliveries",
@@ -412,4 +557,16 @@ def build_parser() -> argparse.ArgumentParser:
         default=Path("var/demo"),
         help="working folder for the demo (default: var/demo; emptied first)",
     )
+
+    p = sub.add_parser(
+        "completion",
+        parents=[common],
+        help="print the tab-completion script for bash, zsh or fish",
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # one line per shell
+        description="Print the script that makes TAB complete digest's commands, options\n"
+        "and their values in SHELL. Put it where your shell looks for it:\n\n"
+        f"{where_text()}\n\n"
+        "Each TAB asks the installed digest, so the script never needs renewing.",
+    )
+    p.add_argument("shell", choices=SHELLS, help="bash, zsh or fish")
     return parser

@@ -4,16 +4,25 @@ Owns: the pure decisions of an issue. Week arithmetic (an issue covers the
 7 days that end at its publish time, and is named by the ISO week in which most
 of those days fall), merging reports of one event into one story (the decision
 itself is `digest.editorial.cluster`'s), classification into country sections,
-and ranking the stories of a section (every story is kept; the email's cut is
-rendering's). Takes data and a `now`; touches no network, no database and no
-clock. Doesn't own: storage (`digest.state.store`) or presentation
-(`digest.render.view`).
+ranking the stories of a section (every story is kept; the email's cut is
+rendering's), the lead stories an issue opens with (`ranked_top`), and applying
+an editor's decisions (`apply_decisions`: stories dropped, moved to another
+section, put in order, chosen as lead stories; the editor's note). Takes data
+and a `now`; touches no network, no database and no clock. Doesn't own:
+storage (`digest.state.store`), the `digest edit` file (`digest.cli.edit`) or
+presentation (`digest.render.view`).
 
 Which posts an issue may hold: those of its window, minus any published before
 the first run's lookback (`lookback_start`), plus those that arrived after their
 own issue was sent (`late_posts`); a sent issue is rebuilt from the posts
 recorded when it was sent (the caller passes them). Whether an empty issue is
 mailed at all: `is_mailable`.
+
+Lead stories. Without an editor's choice, an issue opens with the events
+reported by the most outlets, then the newest, at most `TOP_STORIES`, and only
+events that at least two outlets reported: one outlet's story is not a lead by
+any measure the data gives, so a week without such an event has no lead
+stories rather than three arbitrary ones.
 
 Naming, with `publish = "mon 08:00"`: the issue published Monday 2026-11-23
 08:00 covers Mon 16th 08:00 → Mon 23rd 08:00, mostly ISO week 2026-W47, so it
@@ -24,8 +33,8 @@ Fri 13th 17:00 → Fri 20th 17:00, mostly the current week: also "2026-W47".
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -34,7 +43,19 @@ from digest.editorial.classify import Classifier
 from digest.editorial.cluster import LEAD_CHARS, Doc, cluster
 from digest.editorial.relevance import Relevance
 from digest.errors import WeekError
-from digest.models import GLOBAL_SECTION, AlsoReported, Issue, Post, Section, Story
+from digest.models import (
+    DROP,
+    GLOBAL_SECTION,
+    TOP,
+    TOP_STORIES,
+    AlsoReported,
+    EditorialDecisions,
+    Issue,
+    Post,
+    Section,
+    Story,
+    StoryDecision,
+)
 from digest.render.messages import country_name as messages_country_name
 from digest.render.messages import message
 
@@ -229,6 +250,75 @@ def rank(stories: Iterable[Story]) -> tuple[Story, ...]:
     return tuple(sorted(stories, key=lambda s: (-s.outlets, -s.published.timestamp())))
 
 
+# An event needs this many outlets to lead an issue on its own (without an editor).
+LEAD_MIN_OUTLETS = 2
+
+
+def ranked_top(sections: Iterable[Section]) -> tuple[Story, ...]:
+    """The lead stories digest picks on its own: the events reported by the most
+    outlets (at least `LEAD_MIN_OUTLETS`), then the newest; at most `TOP_STORIES`."""
+    pool = (s for section in sections for s in section.stories if s.outlets >= LEAD_MIN_OUTLETS)
+    return rank(pool)[:TOP_STORIES]
+
+
+def decision_for(story: Story, decisions: Mapping[str, StoryDecision]) -> StoryDecision | None:
+    """The decision that names `story` by one of its ids (`Story.keys`), its own first."""
+    return next((decisions[k] for k in story.keys if k in decisions), None)
+
+
+def apply_decisions(
+    issue: Issue, decisions: EditorialDecisions | None, sections: Sequence[str]
+) -> Issue:
+    """`issue` as the editor decided (`digest edit`): the note; dropped stories left
+    out; stories moved to another section (one of `sections`, the digest's, in
+    their order; a decision naming a section no longer configured is ignored);
+    each section's placed stories first, in the editor's order, then the rest
+    ranked as usual (stories that arrived after the editor saw the issue); the
+    lead stories the editor chose, else the ranking's (`ranked_top`) among what
+    is left. No decisions, or empty ones: `issue` itself, unchanged.
+    """
+    if decisions is None or decisions.empty:
+        return issue
+    by_key = {d.story: d for d in decisions.stories}
+    order = list(dict.fromkeys([*sections, *(s.code for s in issue.sections)]))
+    placed: dict[str, list[tuple[Story, StoryDecision | None]]] = {c: [] for c in order}
+    for section in issue.sections:
+        for story in section.stories:
+            decision = decision_for(story, by_key)
+            if decision is not None and decision.action == DROP:
+                continue
+            code = section.code
+            if decision is not None and decision.section in sections:
+                code = decision.section
+            if code != section.code:
+                story = replace(story, country="" if code == GLOBAL_SECTION else code)
+            placed[code].append((story, decision))
+    names = {s.code: s.name for s in issue.sections}
+    arranged: list[Section] = []
+    leads: list[tuple[int, Story]] = []
+    for code in order:
+        fixed: list[tuple[int, Story]] = []
+        free: list[Story] = []
+        for story, decision in placed[code]:
+            if decision is not None and decision.position is not None:
+                fixed.append((decision.position, story))
+            else:
+                free.append(story)
+            if decision is not None and decision.action == TOP:
+                leads.append((decision.lead or 0, story))
+        if not fixed and not free:
+            continue
+        fixed.sort(key=lambda e: e[0])
+        name = names.get(code) or country_name(code, issue.language)
+        stories = tuple(story for _, story in fixed) + rank(free)
+        arranged.append(Section(code=code, name=name, stories=stories))
+    if decisions.tops_chosen:
+        top = tuple(story for _, story in sorted(leads, key=lambda e: e[0]))[:TOP_STORIES]
+    else:
+        top = ranked_top(arranged)
+    return replace(issue, sections=tuple(arranged), top=top, note=decisions.note.strip())
+
+
 def build_issue(
     posts: Iterable[Post],
     *,
@@ -242,6 +332,7 @@ def build_issue(
     relevance: Relevance,
     late: Iterable[Post] = (),
     not_before: datetime | None = None,
+    decisions: EditorialDecisions | None = None,
 ) -> Issue:
     """The whole model of one issue, from the posts stored for its window.
 
@@ -249,7 +340,9 @@ def build_issue(
     is local news, and its topic filter (a filtered feed's off-topic posts are
     left out before anything else is decided). `late` are posts of earlier
     windows that arrived after their issue was sent (see `late_posts`); posts
-    published before `not_before` (see `lookback_start`) are left out.
+    published before `not_before` (see `lookback_start`) are left out. The issue
+    opens with the ranking's lead stories (`ranked_top`); an editor's `decisions`
+    are applied last (`apply_decisions`).
     """
     start, end = issue_window(week, settings)
     unknown = FeedSettings(url="")
@@ -302,7 +395,7 @@ def build_issue(
         for code, stories in by_section.items()
         if stories
     )
-    return Issue(
+    issue = Issue(
         week=week,
         number=number,
         title=settings.digest.title,
@@ -313,4 +406,6 @@ def build_issue(
         sections=sections,
         generated_at=now.astimezone(UTC),
         duplicates_merged=sum(len(g.others) for g in groups),
+        top=ranked_top(sections),
     )
+    return apply_decisions(issue, decisions, (*configured, GLOBAL_SECTION))

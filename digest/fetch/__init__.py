@@ -7,8 +7,9 @@ operator allowed (`addresses`, `transport`); parsing bodies with feedparser in
 worker processes that die with their parent (`parse`, `lifeline`); repairing
 mislabelled CJK charsets (`charset`); reading the dates feeds really write
 (`dates`); turning feedparser's output into frozen `Post`s at one boundary
-(`normalize`); and each feed's standing for `digest feeds` (`status`). The only
-stage that touches the network.
+(`normalize`), with the feeds' artefacts cleaned out of summaries there
+(`summaries`: label prefixes, boilerplate, a repeated title); and each feed's
+standing for `digest feeds` (`status`). The only stage that touches the network.
 
 Never touches: what goes into an issue (`digest.editorial`), rendering, mail.
 Its one write is through `digest.state.store` (new posts, feed state).

@@ -62,6 +62,7 @@ from digest.fetch.fetcher import (
 )
 from digest.fetch.parse import ParserPool, auto_workers, max_entries_read
 from digest.fetch.transport import GuardedTransport
+from digest.logs import IN_SUMMARY
 from digest.models import FeedState, Post
 from digest.state.store import Store
 
@@ -263,11 +264,12 @@ class _Run:
                 if parsed.error is not None:
                     raise FeedError(feed.url, _not_a_feed(parsed.error, fetched.private_redirect))
         except Gone as e:
-            log.warning("%s: %s", feed.url, e.reason)
+            # IN_SUMMARY: `summary_lines` names each failed, gone, waiting feed and warning.
+            log.warning("%s: %s", feed.url, e.reason, extra=IN_SUMMARY)
             store.mark_feed_gone(feed.url, e.reason, now)
             return result(GONE, error=e.reason)
         except Wait as e:
-            log.warning("%s: %s", feed.url, e.reason)
+            log.warning("%s: %s", feed.url, e.reason, extra=IN_SUMMARY)
             store.record_feed_waiting(feed.url, e.retry_at, e.reason, now)
             return result(WAITING, error=e.reason)
         except FeedError as e:
@@ -306,7 +308,7 @@ class _Run:
             warning=warning,
         )
         if warning:
-            log.warning("%s: %s", feed.url, warning)
+            log.warning("%s: %s", feed.url, warning, extra=IN_SUMMARY)
         return result(
             OK, entries=parsed.entries, new_posts=new, warning=warning, title=parsed.title
         )
@@ -320,7 +322,7 @@ class _Run:
         logged: bool = False,
     ) -> FeedResult:
         if not logged:
-            log.warning("%s: %s", feed.url, reason)
+            log.warning("%s: %s", feed.url, reason, extra=IN_SUMMARY)
         failures = self.store.record_feed_error(feed.url, reason, self.now)
         if failures > 1:
             log.warning("%s: has failed %d times in a row", feed.url, failures)

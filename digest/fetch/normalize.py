@@ -2,8 +2,9 @@
 
 Owns: turning a feedparser result (already parsed, already decoded) into plain
 text, canonical URLs and UTC times: `html_to_text`, `canonical_url`,
-`normalize_entries`. Everything here is pure: no I/O, no clock (`now` is a
-parameter), only log lines about entries that were skipped or corrected.
+`entry_texts`, `normalize_entries`. Everything here is pure: no I/O, no clock
+(`now` is a parameter), only log lines about entries that were skipped or
+corrected.
 Doesn't own: fetching or parsing bytes (`digest.fetch.gather`), reading date strings
 (`digest.fetch.dates`), storage (`digest.state.store`), or any judgement about what a post is
 about (classification, dedup across feeds).
@@ -20,7 +21,10 @@ was there but unreadable. More than `FUTURE_TOLERANCE` ahead → the first-seen
 time, logged.
 
 Nothing that comes out of here contains markup: titles are single-line plain
-text, summaries are plain text with whitespace collapsed and a bounded length.
+text, summaries are plain text with whitespace collapsed and a bounded length,
+cleaned by `digest.fetch.summaries.clean_summary` (label prefixes, boilerplate,
+dangling cuts, a repeated title) against the entry's title; `entry_texts` gives
+both before that, for the benchmark that counts what each rule changed.
 Templates escape on output anyway; stripping here is so that a stray `<script>`
 or a CSS block never becomes *visible text* in the digest.
 """
@@ -40,6 +44,7 @@ from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 from digest.config import FeedSettings
 from digest.fetch.dates import DateContext, context_for, parse_date, plausible
+from digest.fetch.summaries import clean_summary
 from digest.models import Post
 
 log = logging.getLogger(__name__)
@@ -316,6 +321,20 @@ def normalize_entries(parsed: Mapping[str, Any], feed: FeedSettings, now: dateti
     return posts
 
 
+def entry_texts(entry: Mapping[str, Any]) -> tuple[str, str]:
+    """An entry's title and summary as plain text, before cleaning and length caps.
+
+    The summary falls back to the first content item when the entry has none.
+    """
+    title = _detail_text(entry.get("title"), entry.get("title_detail"))
+    summary = _detail_text(entry.get("summary"), entry.get("summary_detail"))
+    if not summary:
+        content = entry.get("content") or []
+        if content and isinstance(content[0], Mapping):
+            summary = _detail_text(content[0].get("value"), content[0])
+    return title, summary
+
+
 def _normalize_entry(
     entry: Mapping[str, Any],
     index: int,
@@ -325,13 +344,10 @@ def _normalize_entry(
     dates: DateContext,
     now: datetime,
 ) -> Post | None:
-    title = _detail_text(entry.get("title"), entry.get("title_detail"))
-    summary = _detail_text(entry.get("summary"), entry.get("summary_detail"))
-    if not summary:
-        content = entry.get("content") or []
-        if content and isinstance(content[0], Mapping):
-            summary = _detail_text(content[0].get("value"), content[0])
-    summary = _shorten(summary, MAX_SUMMARY_CHARS)
+    title, raw_summary = entry_texts(entry)
+    # Label prefixes, boilerplate, dangling cuts and a repeated title go before
+    # the length cap (the boilerplate sits at the end); see digest.fetch.summaries.
+    summary = _shorten(clean_summary(raw_summary, title).text, MAX_SUMMARY_CHARS)
 
     link = entry.get("link")
     url = canonical_url(urljoin(base, link.strip())) if isinstance(link, str) and link else ""
@@ -350,7 +366,9 @@ def _normalize_entry(
     elif url:
         post_id = url
     else:
-        digest = hashlib.sha256(f"{title}\n{summary}".encode()).hexdigest()
+        # Hashed as gathered before summaries were cleaned, so such ids stay stable.
+        uncleaned = _shorten(raw_summary, MAX_SUMMARY_CHARS)
+        digest = hashlib.sha256(f"{title}\n{uncleaned}".encode()).hexdigest()
         post_id = f"sha256:{digest}"
 
     published = _entry_date(entry, dates, feed, title, post_id)

@@ -55,6 +55,7 @@ from pathlib import Path
 
 from digest.config import DeliverySettings
 from digest.errors import DeliveryError, DigestError
+from digest.logs import IN_SUMMARY
 from digest.mail.compose import PreparedIssue, compose
 from digest.mail.report import DeliveryReport
 from digest.mail.signing import Signer
@@ -204,6 +205,7 @@ def deliver(
             week,
             opened.in_flight,
             len(opened.unknown),
+            extra=IN_SUMMARY,  # the report's summary lines say it too
         )
     # Only rows the server took count as sent earlier: an `unknown` or `failed` row
     # is never "already sent"; it is listed as unsettled instead (below).
@@ -482,7 +484,13 @@ def _refused(run: _Run, store: Store, subscriber: Subscriber, attempts: int, e: 
             str(e),
             bounce_after=run.settings.bounce_after if e.bounce else None,
         )
-        log.warning("%s refused permanently: %s%s", email, e, " (now bouncing)" if bounced else "")
+        log.warning(
+            "%s refused permanently: %s%s",
+            email,
+            e,
+            " (now bouncing)" if bounced else "",
+            extra=IN_SUMMARY,  # listed as failed (and bouncing) by the summary
+        )
 
         def failed(r: DeliveryReport) -> None:
             r.failed.append((email, str(e)))
@@ -493,7 +501,7 @@ def _refused(run: _Run, store: Store, subscriber: Subscriber, attempts: int, e: 
     elif attempts >= run.settings.max_attempts:
         reason = f"gave up after {attempts} temporary refusals; last: {e}"
         store.delivery_failed(week, subscriber.id, now, reason, bounce_after=None)
-        log.warning("%s: %s", email, reason)
+        log.warning("%s: %s", email, reason, extra=IN_SUMMARY)
         run.tally(lambda r: r.failed.append((email, reason)))
     else:
         retry_at = now + backoff(run.settings, attempts)

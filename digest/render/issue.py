@@ -2,8 +2,10 @@
 
 Owns: the Jinja environment (one per templates folder, cached, the user's
 `[templates] dir` searched before digest's own), rendering each template into
-one error line when it breaks (`TemplateError`), CSS inlining with premailer
-(email only, once per rendering), the unsubscribe placeholder and `personalize`.
+one error line when it breaks (`TemplateError`), the stylesheet (`base.css`,
+plus `lead.css` for an issue that opens with an editor's note or lead stories),
+CSS inlining with premailer (email only, once per rendering), the unsubscribe
+placeholder and `personalize`.
 `render_issue` renders the full issue (the archive's page and the email of
 readers of every section); `render_variant` renders the email and text part of
 one reader choice (`digest.render.choice`), once per distinct choice: never
@@ -72,6 +74,7 @@ __all__ = [
     "format_short_date",
     "get_environment",
     "issue_date_range",
+    "issue_stylesheet",
     "load_stylesheet",
     "personalize",
     "render_issue",
@@ -84,6 +87,9 @@ __all__ = [
 PREMAILER_CALLS = 0
 
 STYLESHEET = "base.css"
+# The rules of an issue's lead (the editor's note, lead stories, the compact
+# glance bar): added only to issues that have one, see lead.css.
+LEAD_STYLESHEET = "lead.css"
 EMAIL_TEMPLATE = "issue_email.html.j2"
 WEB_TEMPLATE = "issue_web.html.j2"
 TEXT_TEMPLATE = "issue.txt.j2"
@@ -143,29 +149,40 @@ def get_environment(templates_dir: Path) -> Environment:
 
 
 @functools.lru_cache(maxsize=8)
-def _stylesheet(templates_dir: Path) -> str:
+def _stylesheet(templates_dir: Path, name: str = STYLESHEET) -> str:
     for folder in _search_path(templates_dir):
-        path = Path(folder) / STYLESHEET
+        path = Path(folder) / name
         if path.is_file():
             return path.read_text(encoding="utf-8")
     raise TemplateError(
-        STYLESHEET,
+        name,
         f"in none of {', '.join(_search_path(templates_dir))}",
-        hint="put a base.css into [templates] dir, or reinstall digest",
+        hint=f"put a {name} into [templates] dir, or reinstall digest",
     )
 
 
-def load_stylesheet(templates_dir: Path) -> Markup:
-    """`base.css` of `templates_dir`, marked safe: it is ours, and entity-escaping
-    inside <style> would break it (the HTML parser doesn't decode entities there)."""
-    css = _stylesheet(templates_dir.resolve())
+def load_stylesheet(templates_dir: Path, name: str = STYLESHEET) -> Markup:
+    """The stylesheet `name` (`base.css`) of `templates_dir`, marked safe: it is ours,
+    and entity-escaping inside <style> would break it (the HTML parser doesn't
+    decode entities there)."""
+    css = _stylesheet(templates_dir.resolve(), name)
     if "</" in css:
         raise TemplateError(
-            str(templates_dir / STYLESHEET),
+            str(templates_dir / name),
             "must not contain '</' (it would end the <style> element)",
             hint="remove the '</' from the stylesheet",
         )
     return Markup(css)
+
+
+def issue_stylesheet(view: IssueView, templates_dir: Path) -> Markup:
+    """The CSS of an issue's page, email or web: base.css, and lead.css when the
+    issue opens with an editor's note or lead stories (so an issue without them
+    is what it always was). Whoever renders an issue template passes this as `css`."""
+    css = load_stylesheet(templates_dir)
+    if view.lead:
+        css += "\n" + load_stylesheet(templates_dir, LEAD_STYLESHEET)
+    return css
 
 
 def _template_line(error: BaseException, fallback: str) -> tuple[str, int | None]:
@@ -264,7 +281,7 @@ def _render(issue: Issue, settings: Settings, choice: Choice | None) -> Rendered
     context: dict[str, object] = {
         "v": view,
         "t": t,
-        "css": load_stylesheet(settings.templates_dir),
+        "css": issue_stylesheet(view, settings.templates_dir),
         "placeholder": UNSUBSCRIBE_PLACEHOLDER,
     }
     email_source = render_template(env, EMAIL_TEMPLATE, **context)

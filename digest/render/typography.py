@@ -1,8 +1,10 @@
 """Plain-text typography for mixed CJK and Latin text.
 
 Owns: display width (a CJK character takes two columns), collapsing text to one
-line, cutting a summary at a sentence end, and wrapping lines without breaking
-Korean words or starting a line with Japanese closing punctuation (kinsoku).
+line, cutting a summary at a sentence end, else a clause or word boundary (never
+inside a word, a number, a URL or a Hangul word), and wrapping lines without
+breaking Korean words or starting a line with Japanese closing punctuation
+(kinsoku).
 Doesn't own: what text is shown where (`digest.render.view`).
 """
 
@@ -43,47 +45,178 @@ def prefix_within(text: str, width: int) -> int:
     return len(text)
 
 
-# A sentence ends at CJK terminal punctuation, or at ./!/? followed by a space,
-# possibly after closing quotes/brackets.
-_SENTENCE_END = re.compile(r"[。！？．!?][」』）)\"'”’]*|\.[)\"'”’]*(?=\s|$)")
+# Where a cut may end, best first (`truncate_summary`):
+# 1. a sentence end: CJK terminal punctuation (。！？ and the half-width ｡), a
+#    full-width ．, or Latin ./!/? before a space or the end, possibly followed by
+#    closing quotes/brackets; a "." glued between two Hangul syllables too
+#    ("남겼다.고려아연은": feeds lose the space). The same notion as
+#    `digest.fetch.summaries`, which this stage may not import.
+_SENTENCE_END = re.compile(
+    r"(?:[。！？｡]|[．](?!\d))[」』）)\]】\"'”’»]*"
+    r"|[.!?][)\"'”’»\]]*(?=\s|$)"
+    r"|(?<=[\uac00-\ud7a3])\.(?=[\uac00-\ud7a3])"
+)
+# 2. a clause boundary: the cut ends before one of these (never one inside a
+#    number: "1,000", "19:00"; nor inside a URL).
+_CLAUSE = frozenset("、，,;；：:︰")
+# 3. a word boundary: a space, or a change between a run of CJK ideographs or
+#    hiragana and anything else; in Japanese, hiragana followed by anything but
+#    hiragana ("学習と|推論に": a particle ends a phrase); in Chinese, after a
+#    function character (`_CJK_PHRASE_END`: "参加 Anthropic 的|文化"). Never
+#    between two characters of one *token*: Latin letters, digits, Hangul,
+#    katakana and the marks that join them in words, numbers and URLs
+#    ("GPT-4", "3.5", "AI가", "データセンター").
+# 4. only then, between two other CJK ideographs or hiragana: CJK writes no
+#    word boundary, and knowing one takes a dictionary; at the email's width
+#    the corpora never get this far (benchmarks/summaries.py).
+_CJK_PHRASE_END = frozenset("的了和与與及或在是对對把被从從向为為将將于於")
 # Words whose final "." doesn't end a sentence ("Acme Inc. said...").
 _ABBREVIATIONS = frozenset(
-    {"mr", "mrs", "ms", "dr", "st", "jr", "inc", "co", "corp", "ltd", "vs", "etc", "no"}
-    | {"e.g", "i.e", "approx", "u.s", "u.k", "jan", "feb", "aug", "sept", "oct", "nov", "dec"}
+    {"mr", "mrs", "ms", "dr", "st", "jr", "inc", "co", "corp", "ltd", "vs", "etc", "no", "jan"}
+    | {"e.g", "i.e", "approx", "u.s", "u.k", "feb", "aug", "sept", "oct", "nov", "dec", "prof"}
 )
+# The mark of a cut made before us, by the feed or by `digest.fetch.normalize`.
+_FEED_CUT = re.compile(r"\s*(?:\[\s*(?:…|\.{3})\s*\]|…|\.{3})$")
+_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+_JOINERS = frozenset("-_./:'’%+&@#~=?")
+# The least share of `width` each kind of cut must keep to be chosen over the next kind.
+SENTENCE_MIN, CLAUSE_MIN, WORD_MIN = 0.4, 0.5, 0.6
+# What a cut with an ellipsis may not leave dangling at its end.
+_DANGLING = ' ,;:、，；：・-–—/（(「『【[〔《<"“‘'
 
 
-def _is_abbreviation(text: str, dot: int) -> bool:
-    word = text[:dot].rsplit(None, 1)[-1] if text[:dot].strip() else ""
-    word = word.lstrip("(\"'“‘").lower()
+def _is_abbreviation(text: str, end: int) -> bool:
+    """Whether the "." ending at `end` closes an abbreviation ("Inc.", "U.S.")."""
+    words = text[:end].rstrip(".").rsplit(None, 1)
+    word = words[-1].lstrip("(\"'“‘").lower() if words else ""
     return word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())
 
 
-def truncate_summary(text: str, width: int = SUMMARY_WIDTH) -> str:
-    """`text` on one line, cut to about `width` columns, at a sentence end if possible.
+def is_ideographic(ch: str) -> bool:
+    """CJK ideographs and hiragana: text written without spaces between words."""
+    o = ord(ch)
+    return (
+        0x4E00 <= o <= 0x9FFF
+        or 0x3400 <= o <= 0x4DBF
+        or 0xF900 <= o <= 0xFAFF
+        or 0x20000 <= o <= 0x3FFFF
+        or 0x3040 <= o <= 0x309F
+        or ch in "々〆〇"
+    )
 
-    Cut at the last sentence end that keeps at least 40 % of `width` (no ellipsis:
-    it reads as complete); otherwise at the last space past 60 % (Latin text),
-    otherwise hard at `width` (CJK has no spaces), with "…".
-    """
-    text = one_line(text)
-    if display_width(text) <= width:
-        return text
-    cut = prefix_within(text, width - 1)  # room for the ellipsis
+
+def is_token_char(ch: str) -> bool:
+    """A character of a word, number or URL that a cut may not split."""
+    return (ch.isalnum() and not is_ideographic(ch)) or ch in _JOINERS
+
+
+def _url_spans(text: str) -> list[tuple[int, int]]:
+    return [m.span() for m in _URL.finditer(text)]
+
+
+def _in_spans(i: int, spans: list[tuple[int, int]]) -> bool:
+    return any(start < i < end for start, end in spans)
+
+
+def _sentence_cut(text: str, limit: int) -> int:
     best = 0
     for m in _SENTENCE_END.finditer(text, 0, len(text)):
-        if m.end() > cut:
+        if m.end() > limit:
             break
-        if m.group().startswith(".") and _is_abbreviation(text, m.start()):
+        if m.group()[0] == "." and _is_abbreviation(text, m.start() + 1):
             continue
         best = m.end()
-    if best and display_width(text[:best]) >= width * 0.4:
-        return text[:best]
-    head = text[:cut]
-    space = head.rfind(" ")
-    if space > 0 and display_width(head[:space]) >= width * 0.6:
-        head = head[:space]
-    return head.rstrip(" ,;:、，・-–—") + "…"
+    return best
+
+
+def _clause_cut(text: str, limit: int, urls: list[tuple[int, int]]) -> int:
+    for i in range(min(limit, len(text) - 1), 0, -1):
+        ch = text[i]
+        if ch not in _CLAUSE or _in_spans(i, urls):
+            continue
+        if ch in ",:" and text[i - 1].isdigit() and text[i + 1 : i + 2].isdigit():
+            continue  # 1,000 and 19:00
+        return i
+    return 0
+
+
+def _word_cuts(text: str, limit: int, urls: list[tuple[int, int]]) -> tuple[int, int]:
+    """The last word boundary (tier 3) and the last boundary of tier 3 or 4."""
+    weak = 0
+    for i in range(min(limit, len(text) - 1), 0, -1):
+        before, after = text[i - 1], text[i]
+        if _in_spans(i, urls):
+            continue
+        if after.isspace() or before.isspace():
+            return i, weak or i
+        if is_token_char(before) and is_token_char(after):
+            continue  # inside a word, a number or a Hangul/katakana word
+        if after in _NO_START or before in _NO_END:
+            continue  # kinsoku: "」" or "っ" would start the rest
+        weak = weak or i
+        if (
+            not (is_ideographic(before) and is_ideographic(after))
+            or (_is_hiragana(before) and not _is_hiragana(after))
+            or before in _CJK_PHRASE_END
+        ):
+            return i, weak
+    return 0, weak
+
+
+def _is_hiragana(ch: str) -> bool:
+    return 0x3040 <= ord(ch) <= 0x309F
+
+
+def truncate_summary(text: str, width: int = SUMMARY_WIDTH) -> str:
+    """`text` on one line, cut to at most `width` columns at the best boundary.
+
+    Text that fits is returned whole, unless it ends with the mark of an
+    earlier cut ("…", "...", "[…]": the feed cut it mid-sentence); then it ends
+    at its last sentence end, if that keeps `SENTENCE_MIN` of it. Otherwise the
+    cut ends at the last sentence end that keeps at least `SENTENCE_MIN` of
+    `width` (no ellipsis: it reads as complete); else before the last clause
+    boundary keeping `CLAUSE_MIN` (、，,;；：: outside numbers and URLs); else at
+    the last word boundary keeping `WORD_MIN` (a space, or where a run of CJK
+    ideographs or hiragana meets other text, or between two of them, where CJK
+    writes no boundary at all); those end with "…". Never inside a Latin word,
+    a number, a URL, a Hangul or katakana word. When no boundary is that late,
+    the latest boundary of any kind wins (a sentence end then needs no "…");
+    only text with no boundary at all in the width (one long token) is cut hard.
+    """
+    text = one_line(text)
+    shown = display_width(text)
+    if _FEED_CUT.search(text):
+        # The feed cut it already ("…"): back to its last sentence end, like any cut.
+        head = _FEED_CUT.sub("", text)
+        sentence = _sentence_cut(head, prefix_within(head, width))
+        if sentence and display_width(head[:sentence]) >= min(width, shown) * SENTENCE_MIN:
+            return head[:sentence].rstrip()
+    if shown <= width:
+        return text
+    full = prefix_within(text, width)  # a sentence end needs no ellipsis
+    room = prefix_within(text, width - 1)  # any other cut ends with "…"
+    urls = _url_spans(text[: full + 1])  # a URL running past the cut still counts
+    sentence = _sentence_cut(text, full)
+    if sentence and display_width(text[:sentence]) >= width * SENTENCE_MIN:
+        return text[:sentence].rstrip()
+    clause = _clause_cut(text, room, urls)
+    if clause and display_width(text[:clause]) >= width * CLAUSE_MIN:
+        return _with_ellipsis(text[:clause])
+    word, any_word = _word_cuts(text, room, urls)
+    for cut in (word, any_word):
+        if cut and display_width(text[:cut]) >= width * WORD_MIN:
+            return _with_ellipsis(text[:cut])
+    word = word or any_word
+    latest = max(sentence, clause, word)
+    if sentence and len(text[:latest].rstrip()) <= sentence:
+        return text[:sentence].rstrip()  # the space after it is no later a cut
+    if latest and _with_ellipsis(text[:latest]) != "…":
+        return _with_ellipsis(text[:latest])
+    return text[:room] + "…"
+
+
+def _with_ellipsis(head: str) -> str:
+    return head.rstrip(_DANGLING) + "…"
 
 
 # Characters that must not start a line (closing punctuation, small kana, ...)

@@ -13,6 +13,16 @@ subject, preheader, contents line and glance chart count those, and it names
 the reader's countries with a link to the full issue on the web. Pure: no I/O
 at all.
 
+The lead: an issue with an editor's note or lead stories (`Issue.note`,
+`Issue.top`; `IssueView.lead`) opens with them, then "at a glance" as a full
+chart on wide screens and one compact bar on narrow ones; a lead story is
+shown in full at the top and as a one-line pointer in its section (so a
+section still holds as many entries as its count says). A reader's variant
+gets the note, and the lead stories of their sections only: they asked not to
+get the others, and every reader sees the editor's choice rather than a
+ranking of their own. The editor's note is rendered by `digest.render.note`. An
+issue with neither renders exactly as before the lead existed.
+
 Doesn't own: templates, the Jinja environment, CSS inlining or the rendered
 parts (`digest.render.issue`), nor choosing or ordering stories
 (`digest.editorial.selection`).
@@ -29,17 +39,19 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from urllib.parse import quote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_interval, format_skeleton
+from markupsafe import Markup
 
 from digest.config import Settings
 from digest.models import GLOBAL_SECTION, Issue, Section, Story
 from digest.render.choice import Choice
 from digest.render.messages import country_name, message, plural
+from digest.render.note import NoteBlock, note_blocks, note_html
 from digest.render.typography import (
     CONTROL_CHARS,
     display_width,
@@ -84,6 +96,7 @@ class StoryView:
     also: tuple[AlsoView, ...]
     text_title: str  # "Title [2]" in the text part
     also_about: str  # "Also about Japan": the story's second country, or ""
+    top_ref: bool = False  # a lead story, in its section: one line pointing at the top
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +121,11 @@ class SectionView:
     links: tuple[LinkRef, ...]  # the text part's numbered references of this section
     bar_percent: int  # "at a glance" bar: count relative to the largest section, 1-100
     country_href: str  # the country page, relative to the archive folder (web only)
+    # The compact "at a glance" bar (narrow screens, with a lead): this section's
+    # share of the stories, the segments adding up to 100, and its label there
+    # ("" when the segment is too narrow to hold it).
+    glance_share: int = 0
+    glance_label: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +150,18 @@ class IssueView:
     contact: str
     index_href: str  # the archive index, relative to the web page
     feed_href: str
+    # The lead (see the module docstring): the editor's note as HTML and as
+    # blocks of the text part, the lead stories this reader gets, and the
+    # numbered links of those in the text part.
+    note_html: Markup
+    note_blocks: tuple[NoteBlock, ...]
+    top: tuple[StoryView, ...]
+    top_links: tuple[LinkRef, ...]
+
+    @property
+    def lead(self) -> bool:
+        """The issue opens with a note or lead stories (and the glance follows them)."""
+        return bool(self.note_html or self.top)
 
 
 # --- links and dates ------------------------------------------------------------
@@ -260,6 +290,35 @@ def _bar_percent(count: int, largest: int) -> int:
     return max(1, round(100 * count / largest)) if largest else 0
 
 
+def _shares(counts: list[int]) -> list[int]:
+    """Whole percentages of `counts` that add up to exactly 100 (largest
+    remainders), each at least 1: the compact bar's segments fill its row."""
+    total = sum(counts)
+    if not total:
+        return [0] * len(counts)
+    exact = [100 * c / total for c in counts]
+    shares = [max(1, int(e)) for e in exact]
+    by_remainder = sorted(range(len(counts)), key=lambda i: exact[i] - int(exact[i]), reverse=True)
+    for i in by_remainder[: max(0, 100 - sum(shares))]:
+        shares[i] += 1
+    while sum(shares) > 100:  # the minimum of 1 pushed it over: take from the largest
+        shares[shares.index(max(shares))] -= 1
+    return shares
+
+
+def _glance_label(code: str, name: str, share: int) -> str:
+    """What the compact bar writes in a segment: the section's name when short
+    (日本, 韓国) or Global (which has no code readers know), else its code (JP,
+    KR); nothing when the segment is too narrow.
+
+    The narrowest phones (320 px) give the bar 288 px, 2.9 px per percent; a
+    column of text (half a CJK character) takes about 6 px at the bar's 11 px,
+    plus 4 px to spare: 2.1 % per column and 1.5 % more.
+    """
+    label = name if display_width(name) <= 4 or code == GLOBAL_SECTION else code
+    return label if share >= 1.5 + 2.1 * display_width(label) else ""
+
+
 class _Refs:
     """Numbers the links of the text part, in reading order."""
 
@@ -329,6 +388,18 @@ def build_view(issue: Issue, settings: Settings, choice: Choice | None = None) -
     chosen = choice.countries if choice else ()
     shown = [s for s in issue.sections if s.stories and (not chosen or s.code in chosen)]
     refs = _Refs()
+    # Lead stories come first in reading order: the text part numbers their links first.
+    shown_anchors = {story.anchor for section in shown for story in section.stories}
+    top = tuple(_story_view(s, issue, lang, refs) for s in issue.top if s.anchor in shown_anchors)
+    top_links = refs.flush()
+    top_anchors = {s.anchor for s in top}
+
+    def view_of(story: Story, refs: _Refs | None) -> StoryView:
+        # A lead story is a pointer in its section: its links are numbered at the top.
+        if story.anchor in top_anchors:
+            return replace(_story_view(story, issue, lang, None), top_ref=True)
+        return _story_view(story, issue, lang, refs)
+
     sections: list[SectionView] = []
     # The glance chart's bars compare the sections the reader gets.
     largest = max((len(s.stories) for s in shown), default=0)
@@ -336,9 +407,9 @@ def build_view(issue: Issue, settings: Settings, choice: Choice | None = None) -
     for section in shown:
         name = _section_name(section, issue.language, lang)
         cap = settings.digest.max_per_section
-        lead = tuple(_story_view(s, issue, lang, refs) for s in section.stories[:cap])
+        lead = tuple(view_of(s, refs) for s in section.stories[:cap])
         links = refs.flush()
-        stories = lead + tuple(_story_view(s, issue, lang, None) for s in section.stories[cap:])
+        stories = lead + tuple(view_of(s, None) for s in section.stories[cap:])
         count = len(stories)
         more = count - len(lead)
         anchor = _section_anchor(section.code)
@@ -365,6 +436,12 @@ def build_view(issue: Issue, settings: Settings, choice: Choice | None = None) -
                 country_href=country_page_href(section.code),
             )
         )
+    if top or issue.note.strip():
+        shares = _shares([s.count for s in sections])
+        sections = [
+            replace(s, glance_share=share, glance_label=_glance_label(s.code, s.name, share))
+            for s, share in zip(sections, shares, strict=True)
+        ]
     title = one_line(issue.title)
     first, last = issue_date_range(issue.start, issue.end, issue.timezone)
     week_range = format_date_range(first, last, lang)
@@ -420,4 +497,8 @@ def build_view(issue: Issue, settings: Settings, choice: Choice | None = None) -
         contact=one_line(settings.digest.contact),
         index_href="index.html",
         feed_href="feed.xml",
+        note_html=note_html(issue.note, safe_href),
+        note_blocks=note_blocks(issue.note, safe_href),
+        top=top,
+        top_links=top_links,
     )

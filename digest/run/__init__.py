@@ -5,8 +5,9 @@ deliver, and `run_once` for unattended runs), the one rule for when an issue
 is published or skipped (`schedule`), the APScheduler daemon (`daemon`), the
 report of each run (`runreport`), the terminal's progress bar and signal
 handling (`console`), `explain`: why each story of a week landed in its
-section, as the classifier saw it, and `inbox`: reading returned mail and acting
-on what `digest.mail.inbound` says it is.
+section, as the classifier saw it, `inbox`: reading returned mail and acting
+on what `digest.mail.inbound` says it is, and `links`: refusing to mail readers
+links on a placeholder domain.
 
 Never touches: a decision of its own. Every choice is made by the pure stage
 it belongs to (`digest.editorial`, `schedule.decide`); this package moves data

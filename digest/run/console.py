@@ -1,9 +1,9 @@
 """What a person at a terminal sees while digest works, and how they stop it.
 
 Owns: the progress bar of a send (rich, on stderr, only when stderr is a
-terminal: cron mail and log files get the summary alone), and turning SIGTERM
+terminal: cron mail and log files get the summary alone), turning SIGTERM
 and SIGINT into a stop request, so the messages in flight finish and are
-committed before digest exits 0.
+committed before digest exits, and the exit code that says so (`STOPPED`).
 Doesn't own: what a send does (`digest.mail.deliver`) or what is logged.
 """
 
@@ -32,6 +32,12 @@ from digest.mail.deliver import DeliveryReport
 log = logging.getLogger(__name__)
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+# `send` and `run` that stopped on request with messages left for the next run.
+# Not 0 (work is left), not 1 (nothing failed), not 128+N (the shell's "killed by
+# signal N": digest was not killed, it finished and committed what it had begun,
+# and SIGINT and SIGTERM are one outcome), not sysexits' 64-78 (75 is "busy").
+# The daemon still exits 0 on SIGTERM: stopping is its normal end.
+STOPPED = 3
 
 
 @contextmanager

@@ -47,6 +47,7 @@ from typing import BinaryIO, Protocol
 from digest.config import InboxSettings, Settings
 from digest.credentials import ENV_IMAP_PASSWORD, Secrets
 from digest.errors import AddressError, ConfigError, DigestError
+from digest.logs import IN_SUMMARY
 from digest.mail.inbound import MAX_MESSAGE_BYTES, Inbound, Kind, classify
 from digest.models import Subscriber
 from digest.state.store import Store
@@ -166,7 +167,8 @@ def _act(
         return _unsubscribe(inbound, store, key, now)
     targets, problem = _who(inbound, store, key)
     if problem:
-        log.warning("inbox: %s: %s %s", inbound.key, inbound.kind, problem)
+        # IN_SUMMARY: `digest inbox` prints a line per message, saying the same.
+        log.warning("inbox: %s: %s %s", inbound.key, inbound.kind, problem, extra=IN_SUMMARY)
         return problem, problem
     if not targets:
         return "names no recipient: not acted on", "no recipient"
@@ -221,12 +223,22 @@ def _verified(token: str, store: Store, key: bytes) -> Subscriber | None:
 def _unsubscribe(inbound: Inbound, store: Store, key: bytes, now: datetime) -> tuple[str, str]:
     sender = inbound.recipients[0] if inbound.recipients else "(no From)"
     if not inbound.token:
-        log.warning("inbox: %s: unsubscribe mail from %s without a token", inbound.key, sender)
+        log.warning(
+            "inbox: %s: unsubscribe mail from %s without a token",
+            inbound.key,
+            sender,
+            extra=IN_SUMMARY,
+        )
         why = f"{inbound.detail}: not acted on (a From: line is anybody's to write)"
         return f"from {sender}: {why}", "no valid token: not acted on"
     subscriber = _verified(inbound.token, store, key)
     if subscriber is None:
-        log.warning("inbox: %s: unsubscribe token from %s does not verify", inbound.key, sender)
+        log.warning(
+            "inbox: %s: unsubscribe token from %s does not verify",
+            inbound.key,
+            sender,
+            extra=IN_SUMMARY,
+        )
         return (
             f"from {sender}: the token does not verify (forged, or of a reader since "
             "forgotten): not acted on",

@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -37,6 +37,7 @@ from digest.editorial.selection import (
 )
 from digest.errors import ConfigError, DigestError, LockBusy
 from digest.fetch.gather import gather
+from digest.logs import IN_SUMMARY
 from digest.mail.compose import PreparedIssue, prepare
 from digest.mail.deliver import DeliveryReport, SendStopped, deliver, send_test_copy
 from digest.mail.signing import make_signer
@@ -45,6 +46,7 @@ from digest.mail.variants import Variants
 from digest.models import Issue, Post
 from digest.render.choice import Choice, full_choice, reader_choice, variant_of
 from digest.render.issue import RenderedIssue, personalize, render_issue, render_variant
+from digest.run.links import placeholder_link
 from digest.run.runreport import RunReport, feed_health, log_report, summarize, write_report
 from digest.run.schedule import WeekFacts, decide
 from digest.state.files import write_atomic
@@ -106,12 +108,15 @@ def issue_model(
     *,
     number: int,
     names: Classifier | None = None,
+    edited: bool = True,
 ) -> Issue:
     """The issue model for `week` from the stored posts (reads the store only).
 
     A frozen issue is rebuilt from its recorded posts and dated when it was
     frozen, so `build --week` gives the issue that was sent. `names`: a
-    classifier already built for these settings (else one is built).
+    classifier already built for these settings (else one is built). The
+    editor's decisions about the week (`digest edit`) are applied, unless
+    `edited` is False (the issue digest builds on its own).
     """
     window, late = issue_posts(settings, store, week)
     frozen_at = store.issue_frozen_at(week)
@@ -126,6 +131,7 @@ def issue_model(
         feeds={f.url: f for f in settings.feeds},
         classifier=names or classifier(settings),
         relevance=Relevance(load_topics(settings.topics_file)),
+        decisions=store.editorial_decisions(week) if edited else None,
     )
 
 
@@ -167,12 +173,20 @@ def build(
     """Select, render and archive the issue for `week` (any week, past ones too).
 
     With `freeze`, the issue's posts are recorded first (`freeze_week`): `send`
-    asks for it, `build` and `preview` do not.
+    asks for it, `build` and `preview` do not. A week with nothing to mail
+    (`selection.is_mailable`) raises `EmptyWeek` before anything is numbered,
+    frozen or archived: an empty issue never reaches the archive or its feed.
     """
     started = time.perf_counter()
-    if freeze:
-        freeze_week(settings, store, week, now)
-    issue = issue_model(settings, store, week, now, number=store.issue_number(week, now))
+    issue = issue_model(settings, store, week, now, number=store.next_issue_number(week))
+    if not is_mailable(issue, settings):
+        window, late = issue_posts(settings, store, week)
+        raise EmptyWeek(week, len(window) + len(late))
+    if freeze and freeze_week(settings, store, week, now):
+        # Made again from what was just recorded, so the issue is its record to the post.
+        issue = issue_model(settings, store, week, now, number=store.issue_number(week, now))
+    elif (number := store.issue_number(week, now)) != issue.number:
+        issue = replace(issue, number=number)
     rendered = render_issue(issue, settings)
     path = write_issue(issue, rendered, settings)
     seconds = time.perf_counter() - started
@@ -253,6 +267,30 @@ def _variant_key(settings: Settings, issue: Issue) -> Callable[[str, tuple[str, 
     return key
 
 
+class EmptyWeek(DigestError):
+    """`week`'s issue has no stories (and `[schedule] empty_week` is "skip"):
+    nothing is built, numbered, frozen, archived or sent. Never a blank issue."""
+
+    def __init__(self, week: str, posts: int) -> None:
+        why = f"none of the {posts} posts of its window kept" if posts else "no posts in its window"
+        super().__init__(
+            f"{week}: no stories ({why}): nothing built, numbered, archived or sent",
+            hint="`digest gather` fetches new posts and `digest feeds` shows what each feed "
+            f"answered; `digest preview --week {week}` shows the empty page; "
+            '[schedule] empty_week = "quiet" publishes a short quiet-week note instead',
+        )
+        self.week = week
+
+
+def _require_mailable_links(settings: Settings) -> None:
+    """Refuse to mail readers links that lead nowhere: none at all, or on a
+    placeholder domain (`digest.run.links`)."""
+    _require_unsubscribe_url(settings)
+    refused = placeholder_link(settings)
+    if refused is not None:
+        raise refused
+
+
 def _require_unsubscribe_url(settings: Settings) -> None:
     if not settings.unsubscribe_url:
         raise ConfigError(
@@ -273,7 +311,7 @@ def send(
     dry_run: bool = False,
     stop: threading.Event | None = None,
     progress: Callable[[DeliveryReport], None] | None = None,
-) -> tuple[BuiltIssue, DeliveryReport]:
+) -> tuple[BuiltIssue | None, DeliveryReport]:
     """Build `week` and mail it to every active subscriber whose message is due.
 
     Under the publishing lock. The issue is rendered and inlined once; each
@@ -283,21 +321,30 @@ def send(
     With `stop` set (SIGTERM), the messages in flight finish and are committed.
     With no active subscriber and no send started, nothing is frozen, sent or
     marked sent (the report says `no_readers`): readers added later still get it.
+    A week without stories is neither built nor archived (no `BuiltIssue`; the
+    report says `empty`). Links on a placeholder domain are refused
+    (`digest.run.links`), except by a dry run.
     """
     key = secrets.require_signing_key()
-    _require_unsubscribe_url(settings)
+    if dry_run:
+        _require_unsubscribe_url(settings)
+    else:
+        _require_mailable_links(settings)
     signer = make_signer(settings, secrets)
     with publishing_lock(settings.storage_path):
         # Nobody to send to (no active subscriber, no send started): the issue is
         # neither frozen nor marked sent, so readers added later still get it.
         nobody = not dry_run and not store.has_recipients(week)
-        built = build(settings, store, week, clock(), freeze=not dry_run and not nobody)
-        if not is_mailable(built.issue, settings):
-            log.warning("%s has no stories: nothing sent", week)
+        try:
+            built = build(settings, store, week, clock(), freeze=not dry_run and not nobody)
+        except EmptyWeek:
+            log.warning("%s has no stories: nothing sent", week, extra=IN_SUMMARY)
             transport = make_transport(settings, secrets)
-            return built, DeliveryReport(week=week, transport=transport.description, empty=True)
+            return None, DeliveryReport(week=week, transport=transport.description, empty=True)
         if nobody:
-            log.warning("%s: no active subscribers: nothing sent, not marked sent", week)
+            log.warning(
+                "%s: no active subscribers: nothing sent, not marked sent", week, extra=IN_SUMMARY
+            )
             transport = make_transport(settings, secrets)
             return built, DeliveryReport(
                 week=week, transport=transport.description, no_readers=True
@@ -473,7 +520,13 @@ def _act(
         report.decisions.append(decision)
         if decision.action.records_skip:
             if store.skip_week(week, now, f"{decision.action}: {decision.reason}"):
-                log.warning("%s not published (%s): %s", week, decision.action, decision.reason)
+                log.warning(
+                    "%s not published (%s): %s",
+                    week,
+                    decision.action,
+                    decision.reason,
+                    extra=IN_SUMMARY,  # `digest run` prints the decision
+                )
             report.week, report.action, acted = week, "skipped", True
         elif decision.action.sends:
             if stop is not None and stop.is_set():
@@ -483,7 +536,11 @@ def _act(
             if not store.has_recipients(week):
                 # Not frozen, not skipped, not sent: decided again by the next run, so
                 # readers added within the lateness still get it; logged each time.
-                log.warning("%s is due but there are no active subscribers: nothing sent", week)
+                log.warning(
+                    "%s is due but there are no active subscribers: nothing sent",
+                    week,
+                    extra=IN_SUMMARY,
+                )
                 report.week, report.action, acted = (
                     week,
                     "no active subscribers, nothing sent",
@@ -491,11 +548,15 @@ def _act(
                 )
                 continue
             log.info("%s: %s (%s)", week, decision.action, decision.reason)
+            _require_mailable_links(settings)  # before the week is fixed for good
+            # Fixed even when empty, so a post of this week that arrives later goes
+            # into the next issue; an empty one is then numbered, never archived.
             freeze_week(settings, store, week, clock())
             built, delivery = send(
                 settings, secrets, store, week, clock, stop=stop, progress=progress
             )
-            report.week, report.issue, report.delivery, acted = week, built.issue, delivery, True
+            report.week, report.delivery, acted = week, delivery, True
+            report.issue = built.issue if built else None
             if delivery.empty:
                 store.skip_week(week, clock(), "no stories (empty_week = skip)")
                 report.action = "no stories, nothing sent"

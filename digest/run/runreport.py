@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from digest.fetch.gather import FAILED, GONE, WAITING, GatherReport
+from digest.logs import IN_SUMMARY
 from digest.mail.deliver import DeliveryReport
 from digest.mail.report import unsettled_lines
 from digest.models import FeedState, Issue
@@ -183,8 +184,9 @@ def log_report(data: Mapping[str, Any]) -> None:
     """Log the summary at INFO (a skip is logged as a warning when it is recorded),
     and each reader without a confirmed copy at WARNING: a daemon's log says it
     every run until an operator settles them."""
+    # IN_SUMMARY: `digest run` prints these itself; the daemon's log is where they live.
     for line in summary_lines(data):
-        log.info("%s", line)
+        log.info("%s", line, extra=IN_SUMMARY)
     for item in data.get("unsettled", []):
         log.warning(
             "%s: %s's copy is %s (%s): retry or settle it with `digest deliveries`",
@@ -192,4 +194,5 @@ def log_report(data: Mapping[str, Any]) -> None:
             item["address"],
             item["status"],
             item["reason"],
+            extra=IN_SUMMARY,
         )

@@ -2,7 +2,8 @@
 
 Owns: writing a file so that readers see either the old or the new content,
 never a torn one (temporary file in the same folder, fsync, `os.replace`,
-fsync of the folder); removing the temporary files a killed writer left
+fsync of the folder), or leaving it alone when it already holds those bytes
+(`write_if_changed`); removing the temporary files a killed writer left
 behind; and turning an `OSError` from writing into one `DigestError` that names
 the path (`write_error`: a full disk is `DiskFull`, anything else `WriteError`).
 Doesn't own: what is written or where.
@@ -73,13 +74,20 @@ def write_error(path: Path | str, error: OSError, doing: str = "cannot write") -
     return WriteError(str(where), f"{doing}: {reason}", hint=hint)
 
 
-def write_atomic(path: Path, data: bytes | str, *, mode: int = 0o644) -> None:
+def write_atomic(path: Path, data: bytes | str, *, mode: int = 0o644, durable: bool = True) -> None:
     """Write `data` to `path` atomically; str is written as UTF-8.
 
     The file gets `mode` before it appears under its name, so a secret written
     with 0o600 is never readable by others, not even for a moment. Raises
     `DiskFull` or `WriteError` (naming the path) when the write fails; the old
-    content, if any, is then untouched."""
+    content, if any, is then untouched.
+
+    `durable=False` skips the two fsyncs (the file's, then the folder's), which
+    cost a millisecond or more each: readers still see the old file or the new
+    one, never a torn one, but a power cut right after may leave the old one
+    (or, on file systems that don't flush data before a rename, an empty one).
+    Only for files the next run makes again, and checks (the archive's
+    listings: `write_if_changed` rewrites a file whose bytes differ)."""
     payload = data.encode("utf-8") if isinstance(data, str) else data
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -93,8 +101,9 @@ def write_atomic(path: Path, data: bytes | str, *, mode: int = 0o644) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException as e:
@@ -103,7 +112,28 @@ def write_atomic(path: Path, data: bytes | str, *, mode: int = 0o644) -> None:
         if isinstance(e, OSError):
             raise write_error(path, e) from e
         raise
-    _fsync_dir(path.parent)
+    if durable:
+        _fsync_dir(path.parent)
+
+
+def write_if_changed(
+    path: Path, data: bytes | str, *, mode: int = 0o644, durable: bool = True
+) -> bool:
+    """`write_atomic`, unless `path` already holds exactly `data`; True if written.
+
+    For sites rebuilt in place (the archive): a page whose bytes are the same
+    keeps its file, its modification time and its inode, so a copy with
+    `rsync` or a web server's cache sees it unchanged. Reading costs less than
+    writing, and much less than the fsyncs of a write. `mode` and `durable`
+    (see `write_atomic`) apply only when the file is written."""
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    try:
+        if path.stat().st_size == len(payload) and path.read_bytes() == payload:
+            return False
+    except OSError:
+        pass  # missing or unreadable: write it, and let writing report the error
+    write_atomic(path, payload, mode=mode, durable=durable)
+    return True
 
 
 def remove_stale_temp_files(folder: Path, *, older_than: float = STALE_TEMP_SECONDS) -> int:

@@ -1,7 +1,8 @@
 """SQLite storage: the one place that holds SQL.
 
-Owns: the `Store` class, every query but the delivery ledger's (mixed in from
-`digest.state.ledger`), and applying the schema and its migrations (the SQL text itself
+Owns: the `Store` class, every query but the delivery ledger's, the readers' and
+the editor's (mixed in from `digest.state.ledger`, `digest.state.readers` and
+`digest.state.editorial_decisions`), and applying the schema and its migrations (the SQL text itself
 is `digest.state.schema`). Keeps machine state only: feed validators and failures,
 posts, subscribers, issues and their frozen posts, skipped weeks, the ledger.
 Doesn't own: configuration (hand-edited TOML, `digest.config`) or any decision
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from digest.errors import DatabaseBusy, DigestError, DiskFull, StoreError, WriteError
 from digest.models import FeedState, Post
+from digest.state.editorial_decisions import EditorialQueries, IssueFrozen
 from digest.state.files import write_error
 from digest.state.ledger import DeliveryRow, LedgerOpened, LedgerQueries
 from digest.state.lock import lock_holder
@@ -42,6 +44,7 @@ __all__ = [
     "SUBSCRIBER_STATUSES",
     "Added",
     "DeliveryRow",
+    "IssueFrozen",
     "LedgerOpened",
     "Signup",
     "Store",
@@ -151,7 +154,7 @@ def _writer_lock(path: Path) -> threading.RLock:
         return _WRITERS.setdefault(key, threading.RLock())
 
 
-class Store(LedgerQueries, ReaderQueries):
+class Store(LedgerQueries, ReaderQueries, EditorialQueries):
     """All SQL of digest. Use as a context manager, or call `close()`."""
 
     def __init__(self, path: Path) -> None:

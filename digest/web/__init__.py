@@ -2,8 +2,9 @@
 
 Owns: `digest serve` (`app`: subscribe with double opt-in, confirm, preferences,
 one-click unsubscribe, and the archive served in place; `server`: waitress and
-proxies), the static archive (`archive`: each issue's page and JSON, the index,
-country pages, the Atom feed) and the older stand-alone WSGI endpoint for
+proxies), the static archive (`archive`: each issue's page, JSON and record
+(`archive_records`), the index, country and trends pages (`archive_pages`),
+the Atom feed (`archive_feed`)) and the older stand-alone WSGI endpoint for
 one-click unsubscribe links (`unsubscribe`).
 
 Never touches: feeds, editorial choices or the weekly send. It renders pages with

@@ -1,21 +1,39 @@
-"""The static archive: one page per issue, country pages, an index and an Atom feed.
+"""The static archive: one page per issue, country pages, an index, trends and an Atom feed.
 
 Owns: the archive folder (`settings.archive.dir`) and its layout:
 
-    <week>.html       the web version of the issue (`RenderedIssue.html_web`)
+    <week>.html       the web version of the issue, with links to the issues before
+                      and after it, social tags and the subscribe form
     <week>.json       the issue model (`issue_to_json`), the archive's source of truth
-    index.html        every issue, newest first, rebuilt from the .json files
-    country/<cc>.html one section's stories across all issues, newest first
-                      (`country/kr.html`, `country/global.html`), rebuilt likewise
-    feed.xml          Atom 1.0, one entry per issue (its whole HTML), newest first
+    <week>.meta.jsonl the issue's record (`digest.web.archive_records`): what the
+                      listings need of it, a few KB, made when the issue is written
+    index.html        every issue, newest first, with its top headlines
+    country/<cc>.html one section's newest stories across all issues (`country/kr.html`,
+                      `country/global.html`); older ones on `country/<cc>-<n>.html`
+    trends.html       a chart per section: its stories per issue
+    feed.xml          Atom 1.0, the newest issues (their whole HTML), newest first
 
 It is a plain static site: relative links, no JavaScript, servable by any web
-server from any path. Every file is written with `write_atomic`, and an issue's
-.html before its .json, so the index and the country pages (built from .json
-files) never link to a page that isn't there. The issue pages link to
-`country/<cc>.html` (`digest.render.view.country_page_href`); `rebuild_index` writes
-a page for every section of every archived issue, and removes the pages of
-sections no issue has any more.
+server from any path. Every file is written atomically, and only when its bytes
+changed (`write_if_changed`), so that a weekly build writes the new issue and
+the listings that changed, not the whole site. An issue's .html is written
+before its .json, so the listings (made from records of issues whose .json and
+.html both exist) never link to a page that isn't there.
+
+Building stays light as the archive grows: the listings are made from the
+records (`digest.web.archive_pages`, `digest.web.archive_feed`), never by
+reading every issue's JSON again. A record that is missing or older than its
+JSON (archives written by an older digest) is made from the JSON once, and saved.
+
+Previous/next. Each page links the issue before and after it, and its record
+remembers which (`IssueRecord.nav`). Archiving issue N+1 changes issue N's
+"next": N's page gets its new links in place, once (they sit between
+archive-nav comments, `_issue_nav.html.j2`: the page is read, the two places
+replaced, the page written; a page without them, from an older digest or a
+template of [templates] dir, is rendered again whole from its JSON). Any page
+whose neighbours changed is updated likewise: a past week built late, a
+removed issue. Chosen over a link that needs no rewrite (to the index, say)
+because readers get a real "next issue" link, for one small page write per build.
 
 Doesn't own: rendering an issue (`digest.render.issue`), deciding what goes into it
 (`digest.editorial.selection`), or publishing the folder (copy it, or serve it in place).
@@ -26,11 +44,8 @@ from __future__ import annotations
 import json
 import logging
 import re
-import xml.etree.ElementTree as ET
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
@@ -39,17 +54,33 @@ from digest.errors import WeekError
 from digest.models import AlsoReported, Issue, Section, Story
 from digest.render.issue import (
     COUNTRY_FOLDER,
+    UNSUBSCRIBE_PLACEHOLDER,
+    WEB_TEMPLATE,
     IssueView,
     RenderedIssue,
-    StoryView,
     build_view,
-    format_long_date,
     get_environment,
-    load_stylesheet,
+    issue_stylesheet,
     render_template,
 )
-from digest.render.messages import message, plural
-from digest.state.files import remove_stale_temp_files, write_atomic, write_error
+from digest.render.messages import message
+from digest.state.files import remove_stale_temp_files, write_error, write_if_changed
+from digest.web.archive_feed import feed_entry_html, feed_xml
+from digest.web.archive_pages import (
+    FEED_FILE,
+    INDEX_FILE,
+    TRENDS_FILE,
+    NavLink,
+    PageMeta,
+    Site,
+    index_html,
+    page_meta,
+    site_of,
+    translator,
+    trends_html,
+    write_country_pages,
+)
+from digest.web.archive_records import IssueRecord, record_bytes, record_from_bytes, record_of
 
 __all__ = [
     "ISSUE_FORMAT",
@@ -62,18 +93,10 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 ISSUE_FORMAT = "digest-issue/1"  # the "format" key of <week>.json; bump on incompatible change
-INDEX_TEMPLATE = "index.html.j2"
-COUNTRY_TEMPLATE = "country.html.j2"
-FEED_ENTRY_TEMPLATE = "feed_entry.html.j2"
-INDEX_FILE = "index.html"
-FEED_FILE = "feed.xml"
-TOP_SECTIONS = 3  # sections named per issue on the index page
-# Entries in feed.xml. Each carries a whole issue (~60 KB for 60 stories) and
-# readers poll the feed: a year of issues would make it megabytes.
-FEED_ISSUES = 20
-
-ATOM_NS = "http://www.w3.org/2005/Atom"
-XML_NS = "http://www.w3.org/XML/1998/namespace"
+RECORD_SUFFIX = ".meta.jsonl"  # <week>.meta.jsonl: the issue's record
+NAV_TEMPLATE = "_issue_nav.html.j2"  # the previous/next links of an issue page
+# Where those links are in the page (both places), so that they can be replaced alone.
+_NAV = re.compile(r"<!--archive-nav-->.*?<!--/archive-nav-->", re.DOTALL)
 
 _WEEK = re.compile(r"\d{4}-W(0[1-9]|[1-4][0-9]|5[0-3])")
 
@@ -99,7 +122,9 @@ def issue_to_json(issue: Issue) -> dict[str, Any]:
 
     Besides the documented keys it keeps `timezone`, `duplicates_merged` and each
     story's `feed_url` and `post_id` (the inputs of its anchor), so that an
-    archived issue can be rendered again with new templates.
+    archived issue can be rendered again with new templates. `note` is the
+    editor's note (Markdown) and `top` the anchors of the lead stories, each a
+    story of `sections`; files written before they existed read as none.
     """
     return {
         "format": ISSUE_FORMAT,
@@ -113,6 +138,8 @@ def issue_to_json(issue: Issue) -> dict[str, Any]:
         "generated_at": _iso(issue.generated_at),
         "duplicates_merged": issue.duplicates_merged,
         "story_count": issue.story_count,
+        "note": issue.note,
+        "top": [story.anchor for story in issue.top],
         "sections": [
             {
                 "code": section.code,
@@ -200,6 +227,12 @@ def issue_from_json(data: Any) -> Issue:
         sections.append(
             Section(_get(sec, "code", str, where), _get(sec, "name", str, where), tuple(stories))
         )
+    by_anchor = {story.anchor: story for section in sections for story in section.stories}
+    top = []
+    for i, anchor in enumerate(_get(data, "top", list, "issue") if "top" in data else []):
+        if not isinstance(anchor, str) or anchor not in by_anchor:
+            raise ValueError(f"issue.top[{i}]: {anchor!r} is no story of this issue")
+        top.append(by_anchor[anchor])
     return Issue(
         week=_check_json_week(_get(data, "week", str, "issue")),
         number=_get(data, "number", int, "issue"),
@@ -211,6 +244,8 @@ def issue_from_json(data: Any) -> Issue:
         sections=tuple(sections),
         generated_at=_time(data, "generated_at", "issue"),
         duplicates_merged=_get(data, "duplicates_merged", int, "issue"),
+        note=_optional_text(data, "note"),
+        top=tuple(top),
     )
 
 
@@ -223,29 +258,143 @@ def _check_json_week(week: str) -> str:
 # --- writing -----------------------------------------------------------------------------
 
 
-def write_issue(issue: Issue, rendered: RenderedIssue, settings: Settings) -> Path:
-    """Write <week>.html and <week>.json, then rebuild index.html and feed.xml.
+def write_issue(issue: Issue, rendered: RenderedIssue | None, settings: Settings) -> Path:
+    """Archive `issue`: its page, <week>.json and record, then the listings.
 
-    Writing the same week again replaces it (a rebuilt issue). Returns the page path.
-    A run killed while writing left temporary files: they are removed first.
+    Writing the same week again replaces it (a rebuilt issue). Returns the page
+    path. The page is rendered here, not taken from `rendered` (accepted for the
+    callers' sake): the archive's page also links the issues before and after
+    it, carries the social tags and the subscribe form. The issues next to it
+    get their page rendered again when their neighbour changed (see the module's
+    docstring). A run killed while writing left temporary files: they are
+    removed first.
     """
+    del rendered  # its html_web is the page without the archive's links
     folder = settings.archive.dir
     week = _check_week(issue.week)
     for where in (folder, folder / COUNTRY_FOLDER):
         remove_stale_temp_files(where)
-    page = folder / f"{week}.html"
-    write_atomic(page, rendered.html_web)
+    view = build_view(issue, settings)
+    records = _load_records(folder, settings, skip=week)
+    record = record_of(issue, view)
+    records[week] = record
+    navs = _navs(records)
+    site = site_of(settings)
+    page = folder / record.href
+    write_if_changed(page, _issue_page(view, _extras(record, navs[week], records, site), settings))
     data = json.dumps(issue_to_json(issue), ensure_ascii=False, indent=2) + "\n"
-    write_atomic(folder / f"{week}.json", data)
-    rebuild_index(settings)
+    source = folder / f"{week}.json"
+    write_if_changed(source, data)
+    records[week] = _save_record(replace(record, nav=navs[week]), source)
+    _update_listings(records, navs, site, settings, fresh=(week, view))
     return page
 
 
-def _load_issues(folder: Path) -> list[Issue]:
-    issues: list[Issue] = []
+def rebuild_index(settings: Settings) -> None:
+    """Rewrite index.html, the country pages, trends.html and feed.xml from the
+    records of the issues in the archive folder (making the missing ones from
+    their <week>.json), and the page of any issue whose neighbours changed.
+
+    JSON files that aren't issues are ignored with a warning.
+    """
+    folder = settings.archive.dir
+    for where in (folder, folder / COUNTRY_FOLDER):
+        remove_stale_temp_files(where)
+    records = _load_records(folder, settings)
+    _update_listings(records, _navs(records), site_of(settings), settings, fresh=None)
+
+
+def _update_listings(
+    records: dict[str, IssueRecord],
+    navs: dict[str, tuple[str, str]],
+    site: Site,
+    settings: Settings,
+    *,
+    fresh: tuple[str, IssueView] | None,
+) -> None:
+    folder = settings.archive.dir
+    for week, record in list(records.items()):
+        if record.nav != navs[week]:
+            records[week] = _rerender_page(record, navs[week], records, site, settings)
+    ordered = sorted(records.values(), key=lambda r: r.order, reverse=True)  # newest first
+    write_if_changed(folder / INDEX_FILE, index_html(ordered, site, settings), durable=False)
+    kept = write_country_pages(ordered, site, settings, folder / COUNTRY_FOLDER)
+    # A rebuilt week may have lost a section, or a story: pages that no longer
+    # belong would list stale stories.
+    for path in (folder / COUNTRY_FOLDER).glob("*.html"):
+        if path not in kept:
+            log.info("archive: removing %s: no archived issue needs it", path)
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as e:
+                raise write_error(path, e, "cannot remove a stale country page") from e
+    write_if_changed(folder / TRENDS_FILE, trends_html(ordered, site, settings), durable=False)
+
+    def entry_html(record: IssueRecord) -> str:
+        if fresh is not None and fresh[0] == record.week:
+            view = fresh[1]
+        else:
+            view = build_view(_read_issue(folder / f"{record.week}.json"), settings)
+        return feed_entry_html(view, settings.archive.base_url + record.href, settings)
+
+    feed = folder / FEED_FILE
+    write_if_changed(feed, feed_xml(ordered, settings, feed, entry_html), durable=False)
+
+
+# --- records -----------------------------------------------------------------------------
+
+
+def _read_issue(path: Path) -> Issue:
+    return issue_from_json(json.loads(path.read_text(encoding="utf-8")))
+
+
+def _stat(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return (st.st_size, st.st_mtime_ns)
+
+
+def _save_record(record: IssueRecord, source: Path) -> IssueRecord:
+    """Write `record` beside `source` (its <week>.json), stamped with that file's
+    size and time; returns the stamped record."""
+    stamped = replace(record, source=_stat(source))
+    # Not fsynced: a record lost to a power cut is made again from the JSON.
+    path = source.with_name(f"{record.week}{RECORD_SUFFIX}")
+    write_if_changed(path, record_bytes(stamped), durable=False)
+    return stamped
+
+
+def _stored_record(path: Path, stamp: tuple[int, int]) -> IssueRecord | None:
+    try:
+        record = record_from_bytes(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as e:
+        log.info("archive: making %s again: %s", path, e)
+        return None
+    if record.source != stamp or f"{record.week}{RECORD_SUFFIX}" != path.name:
+        return None  # its <week>.json was written since: the record may tell another issue
+    return record
+
+
+def _load_records(folder: Path, settings: Settings, *, skip: str = "") -> dict[str, IssueRecord]:
+    """Week → record of every issue in `folder` with both its <week>.json and
+    <week>.html; a record missing or older than its JSON is made again (and
+    saved). `skip`: a week being written, whose files are about to change."""
+    records: dict[str, IssueRecord] = {}
     for path in sorted(folder.glob("*.json")):
+        if path.name.endswith(RECORD_SUFFIX) or path.stem == skip:
+            continue
+        if _WEEK.fullmatch(path.stem) and (folder / f"{path.stem}.html").is_file():
+            try:
+                stamp = _stat(path)
+            except OSError:
+                continue  # removed meanwhile
+            record = _stored_record(folder / f"{path.stem}{RECORD_SUFFIX}", stamp)
+            if record is not None:
+                records[record.week] = record
+                continue
         try:
-            issue = issue_from_json(json.loads(path.read_text(encoding="utf-8")))
+            issue = _read_issue(path)
         except (OSError, UnicodeDecodeError, ValueError) as e:
             log.warning("archive: ignoring %s: not a digest issue (%s)", path, e)
             continue
@@ -255,218 +404,103 @@ def _load_issues(folder: Path) -> list[Issue]:
         if not (folder / f"{issue.week}.html").is_file():
             log.warning("archive: ignoring %s: %s.html is missing", path, issue.week)
             continue
-        issues.append(issue)
-    # Newest first: by coverage, then by number (a rebuilt week keeps its number).
-    issues.sort(key=lambda i: (i.start, i.end, i.number), reverse=True)
-    return issues
+        records[issue.week] = _save_record(record_of(issue, build_view(issue, settings)), path)
+    return records
+
+
+def _navs(records: dict[str, IssueRecord]) -> dict[str, tuple[str, str]]:
+    """Week → (previous, next) week, "" at either end: what each page links to."""
+    ordered = sorted(records.values(), key=lambda r: r.order)  # oldest first
+    weeks = ["", *(r.week for r in ordered), ""]
+    return {week: (weeks[i], weeks[i + 2]) for i, week in enumerate(weeks[1:-1])}
+
+
+# --- issue pages -------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
-class IndexEntry:
-    """One issue as listed on the index page and in the feed."""
+class IssuePage:
+    """What the archive adds to an issue's web page (`archive` in issue_web.html.j2)."""
 
-    view: IssueView
-    href: str  # relative to the archive folder
-    url: str  # absolute when base_url is set, else relative
-    top_sections: str  # "Japan (4) · South Korea (3) · China (2)"
-    issue: Issue
+    site: Site
+    meta: PageMeta
+    previous: NavLink | None  # the issue before, relative to the page
+    next: NavLink | None
+    trends_href: str
 
 
-def _entry(issue: Issue, settings: Settings) -> IndexEntry:
-    view = build_view(issue, settings)
-    href = f"{issue.week}.html"
-    ranked = sorted(view.sections, key=lambda s: -s.count)[:TOP_SECTIONS]  # stable sort
-    return IndexEntry(
-        view=view,
-        href=href,
-        url=settings.archive.base_url + href,
-        top_sections=" · ".join(s.toc_label for s in ranked),
-        issue=issue,
+def _extras(
+    record: IssueRecord, nav: tuple[str, str], records: dict[str, IssueRecord], site: Site
+) -> IssuePage:
+    lang = record.language
+
+    def link(week: str, key: str) -> NavLink | None:
+        other = records.get(week)
+        return NavLink(message(lang, key, issue=other.issue_label), other.href) if other else None
+
+    return IssuePage(
+        site=site,
+        meta=page_meta(
+            site,
+            record.subject,
+            record.description,
+            record.href,
+            kind="article",
+            published=_iso(record.end),
+        ),
+        previous=link(nav[0], "previous_issue"),
+        next=link(nav[1], "next_issue"),
+        trends_href=TRENDS_FILE,
     )
 
 
-@dataclass(frozen=True, slots=True)
-class CountryStory:
-    """One story as listed on a country page."""
-
-    story: StoryView
-    date: str  # with the year: the page spans issues, and years
-    issue_label: str  # "Issue #3"
-    issue_href: str  # the story in its issue page, relative to the country page
-    published: datetime  # UTC, for ordering
-
-
-@dataclass(frozen=True, slots=True)
-class CountryPage:
-    """One section's stories across every archived issue, newest first."""
-
-    code: str
-    name: str  # as the newest issue that has the section names it
-    href: str  # relative to the archive folder: "country/kr.html"
-    count_label: str  # "12 stories"
-    toc_label: str  # "South Korea (12)"
-    stories: tuple[CountryStory, ...]
+def _issue_page(view: IssueView, extras: IssuePage, settings: Settings) -> str:
+    return render_template(
+        get_environment(settings.templates_dir),
+        WEB_TEMPLATE,
+        v=view,
+        t=translator(view.lang),
+        css=issue_stylesheet(view, settings.templates_dir),
+        placeholder=UNSUBSCRIBE_PLACEHOLDER,
+        archive=extras,
+    )
 
 
-def _country_pages(entries: list[IndexEntry], settings: Settings) -> list[CountryPage]:
-    """Every section of every issue, in the order the newest issues list them."""
-    lang = settings.digest.language
-    names: dict[str, str] = {}
-    hrefs: dict[str, str] = {}
-    found: dict[str, list[CountryStory]] = {}
-    for e in entries:  # newest issue first
-        models = [s for s in e.issue.sections if s.stories]  # build_view skips empty ones
-        for view, model in zip(e.view.sections, models, strict=True):
-            names.setdefault(view.code, view.name)
-            hrefs.setdefault(view.code, view.country_href)
-            found.setdefault(view.code, []).extend(
-                CountryStory(
-                    story=sv,
-                    date=format_long_date(story.published, e.issue.timezone, e.view.lang),
-                    issue_label=e.view.issue_label,
-                    issue_href=f"../{e.href}#{sv.anchor}",
-                    published=story.published,
-                )
-                for sv, story in zip(view.stories, model.stories, strict=True)
-            )
-    pages: list[CountryPage] = []
-    for code, stories in found.items():
-        # Stable: stories published at the same moment keep the newer issue first.
-        ordered = tuple(sorted(stories, key=lambda c: c.published, reverse=True))
-        count = len(ordered)
-        pages.append(
-            CountryPage(
-                code=code,
-                name=names[code],
-                href=hrefs[code],
-                count_label=plural(lang, "story_count", count),
-                toc_label=message(lang, "section_count", name=names[code], n=count),
-                stories=ordered,
-            )
-        )
-    return pages
+def _new_links(page: str, extras: IssuePage, lang: str, settings: Settings) -> str | None:
+    """`page` with the links of `extras` between its archive-nav comments, or None
+    when it hasn't the two places `_issue_nav.html.j2` makes (a page written by an
+    older digest, or by a template of [templates] dir without them)."""
+    if len(_NAV.findall(page)) != 2:
+        return None
+    env = get_environment(settings.templates_dir)
+    macros = vars(env.get_template(NAV_TEMPLATE).make_module({"t": translator(lang)}))
+    fresh = iter((str(macros["pager_row"](extras)), str(macros["pager_line"](extras))))
+    return _NAV.sub(lambda _: next(fresh), page)
 
 
-def rebuild_index(settings: Settings) -> None:
-    """Rewrite index.html, the country pages and feed.xml from every <week>.json
-    in the archive folder.
-
-    JSON files that aren't issues are ignored with a warning.
-    """
+def _rerender_page(
+    record: IssueRecord,
+    nav: tuple[str, str],
+    records: dict[str, IssueRecord],
+    site: Site,
+    settings: Settings,
+) -> IssueRecord:
+    """Give an archived issue's page the links to its new neighbours: the links
+    alone when the page has their places, else the whole page from its JSON."""
     folder = settings.archive.dir
-    entries = [_entry(issue, settings) for issue in _load_issues(folder)]
-    countries = _country_pages(entries, settings)
-    written: set[Path] = set()
-    for page in countries:
-        path = folder / page.href
-        write_atomic(path, _country_html(page, countries, settings))
-        written.add(path)
-    # A rebuilt week may have lost a section: its page would list stale stories.
-    for path in (folder / COUNTRY_FOLDER).glob("*.html"):
-        if path not in written:
-            log.info("archive: removing %s: no archived issue has that section", path)
-            try:
-                path.unlink(missing_ok=True)
-            except OSError as e:
-                raise write_error(path, e, "cannot remove a stale country page") from e
-    write_atomic(folder / INDEX_FILE, _index_html(entries, countries, settings))
-    write_atomic(folder / FEED_FILE, _feed_xml(entries, settings))
-
-
-def _translator(lang: str) -> Callable[..., str]:
-    """The templates' `t`: labels in `lang`."""
-
-    def t(key: str, /, **fields: object) -> str:
-        return message(lang, key, **fields)
-
-    return t
-
-
-def _index_html(entries: list[IndexEntry], countries: list[CountryPage], settings: Settings) -> str:
-    env = get_environment(settings.templates_dir)
-    return render_template(
-        env,
-        INDEX_TEMPLATE,
-        lang=settings.digest.language,
-        title=settings.digest.title,
-        entries=entries,
-        countries=countries,
-        feed_href=FEED_FILE,
-        contact=settings.digest.contact,
-        css=load_stylesheet(settings.templates_dir),
-        t=_translator(settings.digest.language),
-    )
-
-
-def _country_html(page: CountryPage, countries: list[CountryPage], settings: Settings) -> str:
-    env = get_environment(settings.templates_dir)
-    return render_template(
-        env,
-        COUNTRY_TEMPLATE,
-        lang=settings.digest.language,
-        title=settings.digest.title,
-        page=page,
-        # Links between country pages: they are siblings in the country folder.
-        countries=[(c, c.href.rpartition("/")[2]) for c in countries],
-        index_href="../" + INDEX_FILE,
-        feed_href="../" + FEED_FILE,
-        contact=settings.digest.contact,
-        css=load_stylesheet(settings.templates_dir),
-        t=_translator(settings.digest.language),
-    )
-
-
-def _tag_authority(settings: Settings) -> str:
-    # RFC 4151 tag URIs need a domain or address we own: the sender's domain.
-    address = parseaddr(settings.sender)[1]
-    domain = address.rpartition("@")[2].strip().lower()
-    return re.sub(r"[^a-z0-9.-]", "", domain) or "localhost"
-
-
-def _feed_xml(entries: list[IndexEntry], settings: Settings) -> bytes:
-    """Atom 1.0 built with ElementTree, so every text and attribute is escaped."""
-    ET.register_namespace("", ATOM_NS)
-
-    def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
-        element = ET.SubElement(parent, f"{{{ATOM_NS}}}{tag}", attrs)
-        if text is not None:
-            element.text = text
-        return element
-
-    base = settings.archive.base_url
-    authority = _tag_authority(settings)
-    oldest_year = entries[-1].issue.week[:4] if entries else "2026"
-    feed = ET.Element(f"{{{ATOM_NS}}}feed", {f"{{{XML_NS}}}lang": settings.digest.language})
-    # Without base_url, ids are tag URIs: stable as long as the sender's domain is.
-    sub(feed, "id", base + FEED_FILE if base else f"tag:{authority},{oldest_year}:digest")
-    sub(feed, "title", settings.digest.title)
-    # An empty archive has no time of its own; keep the file byte-stable anyway.
-    updated = max((e.issue.generated_at for e in entries), default=datetime(1970, 1, 1, tzinfo=UTC))
-    sub(feed, "updated", _iso(updated))
-    sub(feed, "link", rel="alternate", type="text/html", href=base + INDEX_FILE)
-    if base:
-        sub(feed, "link", rel="self", type="application/atom+xml", href=base + FEED_FILE)
-    author = sub(feed, "author")
-    sub(author, "name", settings.digest.title)
-    sub(feed, "generator", "digest")
-
-    env = get_environment(settings.templates_dir)
-    for e in entries[:FEED_ISSUES]:
-        entry = sub(feed, "entry")
-        issue_id = e.url if base else f"tag:{authority},{e.issue.week[:4]}:digest/{e.issue.week}"
-        sub(entry, "id", issue_id)
-        sub(entry, "title", e.view.subject)
-        sub(entry, "updated", _iso(e.issue.generated_at))
-        sub(entry, "published", _iso(e.issue.end))
-        sub(entry, "link", rel="alternate", type="text/html", href=e.url)
-        sub(entry, "summary", e.view.preheader)
-        # The whole issue. Feed readers resolve relative links against the feed's
-        # address, the archive folder: `base` is "" or that folder's URL.
-        content = render_template(
-            env, FEED_ENTRY_TEMPLATE, v=e.view, t=_translator(e.view.lang), page=e.url, base=base
-        )
-        sub(entry, "content", content.strip(), type="html")
-
-    ET.indent(feed)
-    xml: bytes = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
-    return xml + b"\n"
+    path = folder / record.href
+    source = folder / f"{record.week}.json"
+    extras = _extras(record, nav, records, site)
+    try:
+        page = _new_links(path.read_text(encoding="utf-8"), extras, record.language, settings)
+    except (OSError, UnicodeDecodeError):
+        page = None
+    if page is None:
+        try:
+            issue = _read_issue(source)
+        except (OSError, UnicodeDecodeError, ValueError) as e:
+            log.warning("archive: cannot update the links of %s: %s", record.href, e)
+            return record
+        page = _issue_page(build_view(issue, settings), extras, settings)
+    write_if_changed(path, page)
+    return _save_record(replace(record, nav=nav), source)
