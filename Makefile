@@ -53,6 +53,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/serve.py
 	$(BIN)/python benchmarks/inbound.py
 	$(BIN)/python benchmarks/kills.py
+	$(BIN)/python benchmarks/startup.py
 
 clean:
 	rm -rf $(VENV) var dist build .pytest_cache .mypy_cache .ruff_cache *.egg-info

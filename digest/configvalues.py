@@ -21,12 +21,11 @@ import unicodedata
 from datetime import timedelta
 from email.headerregistry import Address
 from email.utils import parseaddr
+from functools import cache
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
-
-from babel import Locale
 
 from digest.errors import ConfigError
 
@@ -116,12 +115,25 @@ def kind_name(kind: type | tuple[type, ...]) -> str:
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
 
-_KNOWN_TERRITORIES = frozenset(Locale.parse("en").territories)
+# Codes taken without asking babel: the default countries (tests/test_startup.py
+# checks babel knows each). Loading babel's territory list costs about 20 ms,
+# which every command that reads the config (`subscribers list`) would pay.
+_COMMON_TERRITORIES = frozenset(("KR", "JP", "CN", "HK", "TW", "SG", "IN", "AE"))
+
+
+@cache
+def known_territories() -> frozenset[str]:
+    """Every ISO 3166 code babel (CLDR) knows."""
+    from babel import Locale
+
+    return frozenset(Locale.parse("en").territories)
 
 
 def country_code(table: Table, name: str, value: str) -> str:
     code = value.strip().upper()
-    if len(code) != 2 or not code.isalpha() or code not in _KNOWN_TERRITORIES:
+    if code in _COMMON_TERRITORIES:
+        return code
+    if len(code) != 2 or not code.isalpha() or code not in known_territories():
         raise table.error(
             name,
             f"{value!r} is not an ISO 3166 country code",

@@ -22,6 +22,10 @@ ENV_IMAP_PASSWORD = "DIGEST_IMAP_PASSWORD"  # `digest inbox` without a SOURCE: [
 ENV_SECRET = "DIGEST_SECRET"
 ENV_DKIM_KEY = "DIGEST_DKIM_PRIVATE_KEY"  # the PEM text (a literal "\n" counts as a line break)
 ENV_DKIM_KEY_FILE = "DIGEST_DKIM_KEY_FILE"  # or a path to the PEM file
+# The optional second signature (RFC 8463), with `[dkim] ed25519_selector`: PEM, or
+# the base64 32-byte seed dkimpy's dknewkey writes; or a path to either.
+ENV_DKIM_ED25519_KEY = "DIGEST_DKIM_ED25519_PRIVATE_KEY"
+ENV_DKIM_ED25519_KEY_FILE = "DIGEST_DKIM_ED25519_KEY_FILE"
 MIN_SECRET_LENGTH = 16
 
 
@@ -33,6 +37,7 @@ class Secrets:
     signing_key: bytes | None
     dkim_key: bytes | None = None  # PEM private key for [dkim]
     imap_password: str | None = None  # for [inbox] (`digest inbox` over IMAP)
+    dkim_ed25519_key: bytes | None = None  # for [dkim] ed25519_selector
 
     def require_dkim_key(self) -> bytes:
         if not self.dkim_key:
@@ -82,9 +87,11 @@ def load_secrets(env_file: Path | None = None) -> Secrets:
     def lookup(name: str) -> str | None:
         return os.environ.get(name) or dotenv.get(name) or None
 
-    key_file = lookup(ENV_DKIM_KEY_FILE)
-    if key_file and not os.environ.get(ENV_DKIM_KEY_FILE):
-        key_file = str(path.parent / Path(key_file).expanduser())
+    def key_file(name: str) -> str | None:
+        file = lookup(name)
+        if file and not os.environ.get(name):
+            file = str(path.parent / Path(file).expanduser())
+        return file
 
     key = lookup(ENV_SECRET)
     if key is not None and len(key) < MIN_SECRET_LENGTH:
@@ -95,19 +102,22 @@ def load_secrets(env_file: Path | None = None) -> Secrets:
     return Secrets(
         smtp_password=lookup(ENV_SMTP_PASSWORD),
         signing_key=key.encode() if key else None,
-        dkim_key=_dkim_key(lookup(ENV_DKIM_KEY), key_file),
+        dkim_key=_dkim_key(lookup(ENV_DKIM_KEY), key_file(ENV_DKIM_KEY_FILE), ENV_DKIM_KEY_FILE),
+        dkim_ed25519_key=_dkim_key(
+            lookup(ENV_DKIM_ED25519_KEY),
+            key_file(ENV_DKIM_ED25519_KEY_FILE),
+            ENV_DKIM_ED25519_KEY_FILE,
+        ),
         imap_password=lookup(ENV_IMAP_PASSWORD),
     )
 
 
-def _dkim_key(pem: str | None, file: str | None) -> bytes | None:
+def _dkim_key(pem: str | None, file: str | None, variable: str) -> bytes | None:
     if pem:
         return pem.replace("\\n", "\n").encode()
     if file:
         try:
             return Path(file).read_bytes()
         except OSError as e:
-            raise SecretMissing(
-                f"{ENV_DKIM_KEY_FILE}={file}: cannot read the DKIM key: {e.strerror}"
-            ) from e
+            raise SecretMissing(f"{variable}={file}: cannot read the DKIM key: {e.strerror}") from e
     return None

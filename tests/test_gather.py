@@ -843,7 +843,7 @@ def test_a_killed_gather_leaves_no_process_behind(server: FeedServer, tmp_path: 
     import sys
 
     from digest.fetch import lifeline
-    from digest.fetch.parse import auto_workers
+    from digest.fetch.workers import auto_workers
 
     if auto_workers(12) == 0:
         pytest.skip("one CPU: gather parses inline and starts no process to leave behind")
@@ -889,6 +889,46 @@ def test_a_killed_gather_leaves_no_process_behind(server: FeedServer, tmp_path: 
         if gather_process.poll() is None:
             gather_process.kill()
             gather_process.wait()
+
+
+@pytest.mark.slow
+def test_a_run_where_nothing_changed_starts_no_process_and_no_parser(
+    server: FeedServer, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    feeds = []
+    for n in range(12):  # enough for parser workers (POOL_MIN_FEEDS)
+        server[f"/f{n}.xml"] = Route(rss(f"f{n}", [item(n, f"post {n}")]).encode())
+        feeds.append(server.url(f"/f{n}.xml"))
+    config = tmp_path / "digest.toml"
+    config.write_text(
+        "".join(f'[[feeds]]\nurl = "{u}"\n' for u in feeds)
+        + f'[storage]\npath = "{tmp_path.as_posix()}/db.sqlite3"\n'
+        + '[gather]\nallow_private = ["127.0.0.1"]\n'
+    )
+    # As a user runs it: each run a process of its own.
+    script = f"""
+import multiprocessing, multiprocessing.forkserver, sys
+from datetime import UTC, datetime
+from pathlib import Path
+from digest.config import load_settings
+from digest.fetch.gather import gather
+from digest.state.store import Store
+settings = load_settings(Path({str(config)!r}))
+with Store(settings.storage_path) as store:
+    report = gather(settings, store, datetime.now(UTC))
+print(sorted({{r.status for r in report.results}}))
+print("feedparser" in sys.modules, multiprocessing.active_children(),
+      multiprocessing.forkserver._forkserver._forkserver_pid)
+"""
+    runs = [
+        subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+        for _ in range(2)
+    ]
+    assert runs[0].stdout.splitlines()[0] == "['ok']", runs[0].stderr
+    assert runs[1].stdout.splitlines() == ["['not_modified']", "False [] None"], runs[1].stderr
 
 
 # -- HTTP manners and `digest feeds`, in pieces ------------------------------------------

@@ -17,16 +17,21 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import digest.cli.clock as clock
 from digest import bundled
 from digest.cli.lists import FEED_EDITS, deliveries, edit_feeds, feeds, subscribers
 from digest.config import Settings, check_moved_paths, config_path, load_settings
-from digest.credentials import Secrets, env_file_for, load_secrets
-from digest.editorial.selection import latest_due_week, next_week
 from digest.models import GLOBAL_SECTION
 from digest.state.store import Store
 from digest.state.subscribers import normalize_address
+
+# The verbs' own modules (the editorial stage, python-dotenv, …) are imported in
+# the verbs that use them, so that `subscribers list` loads only the settings and
+# the store (tests/test_startup.py, benchmarks/startup.py).
+if TYPE_CHECKING:
+    from digest.credentials import Secrets
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -36,6 +41,8 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _secrets(settings: Settings) -> Secrets:
+    from digest.credentials import env_file_for, load_secrets
+
     return load_secrets(env_file_for(settings.source))
 
 
@@ -79,6 +86,7 @@ def dispatch(args: argparse.Namespace) -> int:
                     print(line)
             return 1 if report.all_failed else 0
         if args.command == "build":
+            from digest.editorial.selection import latest_due_week
             from digest.run.pipeline import build
 
             week = args.week or latest_due_week(clock.utc_now(), settings)
@@ -151,6 +159,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 def _explain(args: argparse.Namespace, settings: Settings) -> int:
     import json
 
+    from digest.editorial.selection import latest_due_week
     from digest.run.explain import explain_text, explain_week, format_explanations
 
     if args.title is None:
@@ -243,6 +252,7 @@ def _preview(args: argparse.Namespace, settings: Settings, store: Store) -> int:
     import tempfile
     import webbrowser
 
+    from digest.editorial.selection import latest_due_week, next_week
     from digest.run.pipeline import preview
 
     now = clock.utc_now()
@@ -283,6 +293,7 @@ def _warn_placeholder_links(settings: Settings) -> None:
 def _send(args: argparse.Namespace, settings: Settings, store: Store) -> int:
     import threading
 
+    from digest.editorial.selection import latest_due_week
     from digest.run.console import STOPPED, send_progress, stop_on_signals
     from digest.run.pipeline import send, send_test
 

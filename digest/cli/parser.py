@@ -18,10 +18,13 @@ from typing import Any
 
 from digest import __version__
 from digest.cli.completion import SHELLS, where_text
-from digest.config import SUPPORTED_LANGUAGES
 from digest.errors import DigestError
 from digest.logs import FORMATS, LEVELS, level_name
-from digest.models import GLOBAL_SECTION
+
+# digest.config.SUPPORTED_LANGUAGES, spelt out (tests/test_startup.py checks they
+# agree): importing the settings loader would cost `--help` and every TAB press
+# about 60 ms, and the grammar needs only these two words.
+SUPPORTED_LANGUAGES = ("ja", "en")
 
 
 class DigestParser(argparse.ArgumentParser):
@@ -59,6 +62,8 @@ def _country_arg(value: str) -> str:
 
 
 def _sections_arg(value: str) -> tuple[str, ...]:
+    from digest.models import GLOBAL_SECTION  # here: a TAB press never needs the models
+
     codes = tuple(c.strip().upper() for c in value.split(",") if c.strip())
     for code in codes:
         if code != GLOBAL_SECTION and (len(code) != 2 or not code.isalpha()):

@@ -14,14 +14,17 @@ from __future__ import annotations
 import json
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from digest.config import FeedSettings
-from digest.fetch.gather import GatherReport
-from digest.fetch.status import FeedStatus
-from digest.mail.report import DeliveryReport
-from digest.models import Subscriber
-from digest.run.runreport import RunReport, summarize
+# Types only: `subscribers list --json` must not import the stages whose reports
+# the other shapes print (tests/test_startup.py).
+if TYPE_CHECKING:
+    from digest.config import FeedSettings
+    from digest.fetch.gather import GatherReport
+    from digest.fetch.status import FeedStatus
+    from digest.mail.report import DeliveryReport
+    from digest.models import Subscriber
+    from digest.run.runreport import RunReport
 
 
 def print_json(data: dict[str, Any]) -> None:
@@ -123,6 +126,8 @@ def run_json(report: RunReport, *, stopped: bool) -> dict[str, Any]:
     """The run report's object (`runreport.summarize`, as the file holds it), with
     this run's gather and send in full, whether it stopped on request, and the
     report file's path."""
+    from digest.run.runreport import summarize
+
     return {
         **summarize(report),
         "stopped": stopped,

@@ -41,7 +41,7 @@ import httpx
 from digest.config import GatherSettings
 from digest.errors import FeedError
 from digest.fetch.addresses import AddressRefused, ResolveError
-from digest.fetch.parse import Fetched
+from digest.fetch.fetched import Fetched
 from digest.fetch.transport import PRIVATE_HOP_OK, GuardedBackend
 from digest.models import FeedState
 

@@ -5,9 +5,9 @@ concurrency, every connection address-checked), deciding what each feed's
 outcome is, what happens in the store because of it (posts, validators, gone,
 waiting, moved), the per-feed cap on new posts, and the per-run `GatherReport`.
 Doesn't own: the hops of one request and their wording (`digest.fetch.fetcher`),
-turning a body into posts (`digest.fetch.parse`: feedparser, charset repair, the
-parser processes; `digest.fetch.normalize`), SQL (`digest.state.store`), or what
-goes into an issue.
+turning a body into posts (`digest.fetch.parse`: feedparser, charset repair;
+`digest.fetch.normalize`), the parser processes (`digest.fetch.workers`), SQL
+(`digest.state.store`), or what goes into an issue.
 
 Policy, per feed (a feed's failure never stops the run; the store failing does):
 - 200 with entries → "ok"; if feedparser flagged the document as ill-formed but
@@ -34,7 +34,7 @@ Concurrency: all network I/O and all store writes happen on the event-loop threa
 (the sqlite connection is not thread-safe); at most `concurrency` requests are
 in flight. Each body is parsed as soon as it arrives. feedparser is pure Python
 (~5-10 ms for a 20-item feed, plus ~2 ms to normalise) and would serialise the
-whole run behind the GIL, so runs with `digest.fetch.parse.POOL_MIN_FEEDS` feeds or more parse in
+whole run behind the GIL, so runs with `digest.fetch.workers.POOL_MIN_FEEDS` feeds or more parse in
 worker processes (started on the first 200, through a fork server) while the loop
 keeps the network busy; smaller runs parse inline. Numbers: benchmarks/gather.py.
 """
@@ -53,6 +53,7 @@ import httpx
 from digest.config import FeedSettings, GatherSettings, Settings
 from digest.errors import FeedError
 from digest.fetch.addresses import AddressPolicy
+from digest.fetch.fetched import max_entries_read
 from digest.fetch.fetcher import (
     NO_FEED_AT_PRIVATE_REDIRECT,
     Gone,
@@ -60,8 +61,8 @@ from digest.fetch.fetcher import (
     fetch_feed,
     vet_redirect,
 )
-from digest.fetch.parse import ParserPool, auto_workers, max_entries_read
 from digest.fetch.transport import GuardedTransport
+from digest.fetch.workers import ParserPool, auto_workers
 from digest.logs import IN_SUMMARY
 from digest.models import FeedState, Post
 from digest.state.store import Store
@@ -176,7 +177,9 @@ async def gather_async(
     workers = auto_workers(len(polled)) if parse_workers is None else parse_workers
     transport = GuardedTransport(AddressPolicy(g.allow_private), max_connections=g.concurrency)
     run = _Run(transport, semaphore, g, store, now)
-    with ParserPool(workers) as parser:
+    # Only a feed without validators is sure to send a body this run.
+    bodies_expected = any(not (states[f.url].etag or states[f.url].last_modified) for f in polled)
+    with ParserPool(workers, bodies_expected=bodies_expected) as parser:
         async with httpx.AsyncClient(
             transport=transport,
             trust_env=False,

@@ -13,7 +13,7 @@ resource tracker alive (≈120 MB). Two independent ways out:
    gather process (its pid and start time, so a reused pid does not count) is
    still alive and not a zombie, and ends the worker with `os._exit` otherwise.
 
-Doesn't own: the pool itself (`digest.fetch.parse`). No I/O but /proc reads.
+Doesn't own: the pool itself (`digest.fetch.workers`). No I/O but /proc reads.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """Turning one fetched feed body into posts, or into the reason it failed.
 
 Owns: calling feedparser safely, the policy on ill-formed documents, telling an
-HTML page from a feed, charset repair, and the worker processes that parse
-off the event loop. Pure CPU on bytes already fetched: no network, no store.
-Doesn't own: HTTP (`digest.fetch.gather`) or the entry-to-`Post` boundary
-(`digest.fetch.normalize`).
+HTML page from a feed, and charset repair. Pure CPU on bytes already fetched: no
+network, no store. Doesn't own: HTTP (`digest.fetch.gather`), the entry-to-`Post`
+boundary (`digest.fetch.normalize`), or the processes this runs in
+(`digest.fetch.workers`, which imports this module only once a body arrives).
 
 feedparser only ever receives bytes wrapped in a file object, never a URL or a
 string: given a bare string or bytes it would try them as a local file path, so a
@@ -27,17 +27,9 @@ die with the gather process that started them (`digest.fetch.lifeline`).
 
 from __future__ import annotations
 
-import asyncio
 import io
 import logging
-import multiprocessing
-import multiprocessing.context
-import multiprocessing.forkserver
-import os
 import re
-import traceback
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -46,7 +38,8 @@ from xml.sax import SAXParseException
 import feedparser
 
 from digest.config import FeedSettings
-from digest.fetch import charset, lifeline
+from digest.fetch import charset
+from digest.fetch.fetched import MIN_ENTRIES_READ, Fetched
 from digest.fetch.normalize import html_to_text, normalize_entries
 from digest.models import Post
 
@@ -65,17 +58,8 @@ _ENCODING_BOZO: tuple[type[Exception], ...] = (
 )
 _HTML_STARTS = (b"<!doctype html", b"<html")
 
-# Entries read per feed per run: feedparser needs ~0.15 ms an entry and
-# normalising ~0.06 ms more, so 100,000 tiny items would cost ~20 s of CPU for a
-# per-run cap (`[gather] max_new_items`) that keeps 200 of them anyway.
-MIN_ENTRIES_READ = 1000
 _ENTRY_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)[\s/>]")
 _ENTRY_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?(?:item|entry)\s*>")
-
-
-def max_entries_read(max_new_items: int) -> int:
-    """How many entries of one body are parsed: several times the per-run cap."""
-    return max(MIN_ENTRIES_READ, 5 * max_new_items)
 
 
 def cut_entries(body: bytes, limit: int) -> tuple[bytes, int]:
@@ -89,18 +73,6 @@ def cut_entries(body: bytes, limit: int) -> tuple[bytes, int]:
     if len(ends) < limit:
         return body, total
     return body[: ends[limit - 1].end()] + body[ends[-1].end() :], total
-
-
-@dataclass(frozen=True)
-class Fetched:
-    status: int  # 200 or 304
-    url: str  # final URL after redirects
-    headers: dict[str, str]  # lower-case names
-    body: bytes
-    moved_to: str | None  # set when a permanent redirect was followed
-    # Reached through a redirect that ended at an allowlisted non-public address:
-    # what went wrong there is not told (see `digest.fetch.fetcher`).
-    private_redirect: bool = False
 
 
 def _bozo_reason(exc: object) -> str:
@@ -295,115 +267,3 @@ def _fix_charset(
     log.info("%s: %s; %s", feed.url, trouble, note)
     stray = decoded.encoding == "utf-8" and decoded.replaced > 0
     return _CharsetFix(_feedparser(again), note, True, stray)
-
-
-# -- parsing off the event loop -----------------------------------------------
-#
-# Measured with benchmarks/gather.py (100 feeds × 20 items, 100 ms server latency,
-# 2 CPUs, concurrency 128): parsing on the loop thread left the first run
-# CPU-bound at ~1.3-1.5 s (~8× sequential); with two parser processes it takes
-# 0.7-0.9 s (11-15×). The second run (all 304) never starts a worker.
-
-POOL_MIN_FEEDS = 8  # below this, starting processes costs more than it saves
-MAX_PARSE_WORKERS = 4
-
-_worker_logs: list[tuple[str, int, str]] = []
-
-
-class _CollectLogs(logging.Handler):
-    def emit(self, record: logging.LogRecord) -> None:
-        _worker_logs.append((record.name, record.levelno, record.getMessage()))
-
-
-def _worker_init(gather_pid: int, gather_identity: str | None) -> None:
-    # A killed gather must not leave its workers behind (`digest.fetch.lifeline`).
-    lifeline.bind_to(gather_pid, gather_identity)
-    # A worker's log lines are carried back with its result and re-emitted in the
-    # parent, where logging is configured (and where tests capture it).
-    root = logging.getLogger("digest")
-    root.handlers[:] = [_CollectLogs()]
-    root.setLevel(logging.DEBUG)
-    root.propagate = False
-
-
-def _parse_in_worker(
-    feed: FeedSettings, response: Fetched, now: datetime, max_entries: int
-) -> Parsed:
-    _worker_logs.clear()
-    try:
-        parsed = parse_feed(feed, response, now, max_entries)
-    except Exception as e:
-        # Anything raised here would have to survive pickling; a string always does.
-        detail = traceback.format_exc()
-        _worker_logs.append((__name__, logging.WARNING, f"{feed.url}: parser crashed\n{detail}"))
-        parsed = Parsed(error=f"unexpected error: {type(e).__name__}: {e}")
-    return replace(parsed, logs=list(_worker_logs))
-
-
-def auto_workers(feeds: int) -> int:
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    if feeds < POOL_MIN_FEEDS or not cpus or cpus < 2:
-        return 0
-    return min(cpus, MAX_PARSE_WORKERS)
-
-
-def _mp_context() -> multiprocessing.context.BaseContext:
-    # Not "fork": the parent has threads (the loop's resolver, servers in tests),
-    # and forking a threaded process can deadlock the child. A fork server starts
-    # once per process with digest.fetch.gather preloaded, then forks workers cheaply.
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload([__name__])
-        return ctx
-    return multiprocessing.get_context("spawn")
-
-
-class ParserPool:
-    """Parses bodies inline or in a process pool started on first use."""
-
-    def __init__(self, workers: int) -> None:
-        self.workers = workers
-        self._pool: ProcessPoolExecutor | None = None
-
-    def __enter__(self) -> ParserPool:
-        if self.workers > 0:
-            # Start the fork server (once per process; its imports take ~0.25 s)
-            # now, so that it is ready by the time the first body arrives. The
-            # workers themselves start on the first body: a run where every feed
-            # answers 304 costs no processes.
-            ctx = _mp_context()
-            if ctx.get_start_method() == "forkserver":
-                multiprocessing.forkserver.ensure_running()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
-
-    async def parse(
-        self, feed: FeedSettings, response: Fetched, now: datetime, max_entries: int
-    ) -> Parsed:
-        if self.workers <= 0:
-            return parse_feed(feed, response, now, max_entries)
-        if self._pool is None:
-            me = os.getpid()
-            self._pool = ProcessPoolExecutor(
-                self.workers,
-                mp_context=_mp_context(),
-                initializer=_worker_init,
-                initargs=(me, lifeline.process_identity(me)),
-            )
-        loop = asyncio.get_running_loop()
-        try:
-            parsed = await loop.run_in_executor(
-                self._pool, _parse_in_worker, feed, response, now, max_entries
-            )
-        except BrokenProcessPool:
-            # A worker died (killed, out of memory): finish the run inline.
-            log.warning("%s: parser process died; parsing on the main thread", feed.url)
-            self.workers = 0
-            return parse_feed(feed, response, now, max_entries)
-        for name, level, message in parsed.logs:
-            logging.getLogger(name).log(level, "%s", message)
-        return parsed

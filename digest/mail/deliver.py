@@ -390,9 +390,8 @@ def _deliver_one(run: _Run, store: Store, transport: Transport, subscriber_id: i
             # Inside the try: a variant made now (the reader's choice changed after
             # the send began) that fails releases the row like any error of ours.
             prepared = run.variants.for_reader(subscriber)
-            data, message_id = compose(prepared, subscriber, run.key, run.clock())
-            if run.signer is not None:
-                data = run.signer.sign(data)
+            # Signed as composed: the body hash comes from pieces canonicalised once.
+            data, message_id = compose(prepared, subscriber, run.key, run.clock(), run.signer)
             transport.send(
                 prepared.sender,
                 subscriber.email,
@@ -537,9 +536,7 @@ def send_test_copy(
 ) -> str:
     """Send one copy to `address` (not a subscriber row: the ledger is untouched)."""
     probe = Subscriber(id=0, email=address, name="")
-    data, message_id = compose(prepared, probe, key, now)
-    if signer is not None:
-        data = signer.sign(data)
+    data, message_id = compose(prepared, probe, key, now, signer)
     try:
         transport.send(prepared.sender, address, data)
     except Refused as e:
