@@ -208,7 +208,8 @@ def create_app(
         """The section codes ticked; () for all of them (so sections added later
         reach the reader too); None when none was ticked."""
         allowed = section_codes(settings)
-        picked = tuple(c for c in allowed if c in set(values))
+        ticked = set(values)
+        picked = tuple(c for c in allowed if c in ticked)
         if not picked:
             return None
         return () if set(picked) == set(allowed) else picked
