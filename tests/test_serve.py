@@ -10,7 +10,6 @@ the honeypot, and whether the answer tells who is subscribed.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from servethread import ServerThread
 
 from digest.config import Settings
 from digest.credentials import load_secrets
@@ -107,7 +107,7 @@ def _config(sink: SmtpSink, extra: str = "") -> str:
 def make_site(
     write_config: Callable[..., tuple[Path, Settings]], smtp_sink: SmtpSink
 ) -> Iterator[Callable[..., Site]]:
-    servers = []
+    servers: list[ServerThread] = []
     sites: list[Site] = []
 
     def start(extra: str = "", base_path: str | None = None) -> Site:
@@ -116,9 +116,7 @@ def make_site(
         server = make_server(
             settings, load_secrets(None), host="127.0.0.1", port=0, base_path=base_path, clock=clock
         )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        servers.append((server, thread))
+        servers.append(ServerThread(server).start())
         prefix = base_path or ""
         site = Site(f"http://127.0.0.1:{server.effective_port}{prefix}", settings, smtp_sink, clock)
         sites.append(site)
@@ -127,9 +125,8 @@ def make_site(
     yield start
     for site in sites:
         site.client.close()
-    for server, thread in servers:
-        server.close()
-        thread.join(timeout=5)
+    for running in servers:
+        running.stop()
 
 
 def test_a_reader_subscribes_confirms_chooses_and_leaves(make_site: Callable[..., Site]) -> None:

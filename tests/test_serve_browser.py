@@ -15,12 +15,12 @@ import base64
 import os
 import re
 import shutil
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import browser
 import pytest
+from servethread import ServerThread
 
 from digest.config import Settings
 from digest.credentials import load_secrets
@@ -138,20 +138,17 @@ def _click_and_wait(driver: webdriver.Chrome, css: str) -> None:
 def site(
     write_config: Callable[..., tuple[Path, Settings]], smtp_sink: SmtpSink
 ) -> Iterator[Callable[[str], tuple[str, Settings]]]:
-    servers = []
+    servers: list[ServerThread] = []
 
     def start(language: str) -> tuple[str, Settings]:
         _, settings = write_config(_config(smtp_sink, language), name=f"digest-{language}.toml")
         server = make_server(settings, load_secrets(None), host="127.0.0.1", port=0)
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        servers.append((server, thread))
+        servers.append(ServerThread(server).start())
         return f"http://127.0.0.1:{server.effective_port}", settings
 
     yield start
-    for server, thread in servers:
-        server.close()
-        thread.join(timeout=5)
+    for running in servers:
+        running.stop()
 
 
 @pytest.mark.parametrize(
