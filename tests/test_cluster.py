@@ -15,6 +15,7 @@ import pytest
 from digest.config import DEFAULT_COUNTRIES
 from digest.editorial.classify import Classifier
 from digest.editorial.cluster import Doc, cluster, similarity, url_key
+from digest.editorial.textfeatures import title_stories
 
 T0 = datetime(2026, 11, 17, 9, 0, tzinfo=UTC)
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
@@ -191,15 +192,42 @@ def test_reports_too_far_apart_do_not_merge() -> None:
     assert similarity(a, b) > 0.5  # it is the time, not the text, that keeps them apart
 
 
-def test_a_roundup_title_is_matched_by_its_lead_story() -> None:
+def test_a_roundup_title_is_matched_story_by_story() -> None:
     single = doc("国产射频芯片厂商飞骧科技拟A股IPO", source="icsmart")
     roundup = doc(
         "【上市】证监会同意格科微科创板IPO注册；飞骧科技拟A股IPO；均普智能科创板IPO成功过会",
         hours=1,
         source="jiwei",
     )
-    led = doc("【上市】飞骧科技拟A股IPO；均普智能科创板IPO成功过会", hours=2, source="other")
-    assert cluster([single, roundup, led]) == [[0, 2], [1]]
+    assert cluster([single, roundup]) == [[0, 1]]
+
+
+def test_a_morning_brief_joins_the_event_of_its_second_story() -> None:
+    brief = doc("派早报：荣耀发布 Robot Phone、Google 推出 Pixel 11 系列等", source="sspai")
+    launch = doc("Google 推出 Pixel 11 系列手机", hours=3, source="ithome")
+    other = doc("小米发布新款平板电脑", hours=1, source="ithome")
+    assert cluster([brief, other, launch]) == [[0, 2], [1]]
+
+
+def test_a_brief_never_makes_two_events_one() -> None:
+    first = doc("证监会同意格科微科创板IPO注册", source="a")
+    second = doc("国产射频芯片厂商飞骧科技拟A股IPO", hours=1, source="b")
+    roundup = doc(
+        "【上市】证监会同意格科微科创板IPO注册；飞骧科技拟A股IPO", hours=2, source="jiwei"
+    )
+    groups = cluster([first, second, roundup])
+    assert sorted(map(len, groups)) == [1, 2]  # the roundup joins one of the two
+    assert not any({0, 1} <= set(g) for g in groups)
+
+
+def test_japanese_commas_do_not_split_a_title_into_stories() -> None:
+    japanese = "PayPayとVisaが戦略的提携、米国進出へ 日本でもPayPay加盟店との連携強化"
+    assert title_stories(japanese) == ()
+    assert title_stories("腾讯、字节、阿里齐下场：AI办公要大繁荣大发展了？") == ()
+    assert title_stories("派早报：荣耀发布 Robot Phone、Google 推出 Pixel 11 系列等") == (
+        "派早报：荣耀发布 Robot Phone",
+        "Google 推出 Pixel 11 系列",
+    )
 
 
 def test_a_feeds_title_suffix_is_boilerplate() -> None:

@@ -26,8 +26,10 @@ The algorithm, for one batch of docs (an issue's week, or a benchmark's 5,000):
    digit ("deepseek-v3", "k2.5", "30%", "17年", "10.1兆") are distinctive;
    compounds also yield their parts, so "DeepSeek-V3" meets "DeepSeek V3";
    "Q3"/"三季度" and "三成"/"30%" are written one way. A multi-story title
-   ("A；B；C", as 集微网 writes them) is matched by its lead story, as the
-   corpus labels classify it, and a leading 【tag】 / [tag] is a column label.
+   ("A；B；C", as 集微网 writes them; "派早报：A、B等"; a newscast's "A…B":
+   `title_stories`) is matched by its lead story and, story by story, by
+   each of the others (`_story_score`: plain Dice, as a short story is
+   contained in many headlines); a leading 【tag】 / [tag] is a column label.
    The summary adds its first `LEAD_CHARS` characters (a summary that repeats
    the title is not counted twice; links are dropped).
 3. **Boilerplate.** Within one source, a feature found in `BOILERPLATE_SHARE` of
@@ -46,8 +48,10 @@ The algorithm, for one batch of docs (an issue's week, or a benchmark's 5,000):
    be what two reports of one event share alone). Each postings list is walked
    in time order, pairing only docs within the window, and a pair must share
    `SIGNATURE_SHARED` indexed features (one is a topic word) unless one doc is
-   too short to have that many. The work grows with N × (stories per window
-   sharing rare features), not N²: benchmarks/duplicates.py times it.
+   too short to have that many; pairs sharing an amount, and a brief's stories
+   against every title, are indexed too (`digest.editorial.candidates`). The
+   work grows with N × (stories per window sharing rare features), not N²:
+   benchmarks/duplicates.py times it.
 6. **Score** of a pair, 0…1:
    - two sources: the better of the titles' weighted Dice overlap (blended
      half-and-half with how much of the shorter title the longer one
@@ -84,6 +88,9 @@ The algorithm, for one batch of docs (an issue's week, or a benchmark's 5,000):
    price). Two items of one outlet need `EVENT_SHARED` signature features in
    common. Pairs that share an amount are candidates whatever their text.
 8. **Union-find** over merged pairs; each group lists its docs earliest first.
+   A multi-story title that matches only through one of its later stories
+   joins that story's event last, and one event at most (its best match):
+   a brief of stories A and B must never make A's and B's reports one group.
 
 The numbers were set on the labelled pairs of the shared corpus
 (tests/data/duplicate_pairs.tsv, benchmarks/duplicates.py); why each one is
@@ -99,6 +106,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import chain, compress
 
+from digest.editorial.candidates import MIN_SHARED, candidate_pairs
 from digest.editorial.textfeatures import (
     AMOUNT,
     ENTITY,
@@ -138,10 +146,6 @@ SIGNATURE_DAYS = 3.0
 W_WORD = 1.0
 W_BIGRAM = 0.5
 
-SIGNATURE = 10  # rarest features indexed per doc (a feature in one doc pairs nothing)
-SIGNATURE_SHARED = 2  # a pair sharing one of them is one topic word; short docs excepted
-CAP_MIN = 40  # features in more docs than this (and than CAP_SHARE of N) are not indexed
-CAP_SHARE = 0.02
 
 # 0.46: below the weakest same-event pair the method can see (0.48: an RTHK story
 # rewritten 3 minutes later) and well above every labelled different-event pair
@@ -158,7 +162,6 @@ DATE_CONFLICT_FACTOR = 0.25
 # "Samsung opens a lab in Seoul" and "Naver opens a lab in Tokyo" share their
 # wording but not one name: halving, like a version conflict, keeps them apart.
 NAMES_CONFLICT_FACTOR = 0.5
-MIN_SHARED = 2  # features two docs must share to merge on score: "AI" alone is no evidence
 LEAD_NUMBERS_MIN = 3  # both leads quote at least this many numbers ...
 LEAD_NUMBERS_SHARED = 0.2  # ... and share fewer than this fraction: different figures
 COPY_CHARS = 1500  # a rewrite may copy its paragraphs in another order
@@ -291,6 +294,8 @@ class Batch:
                 p.body -= furniture
                 p.lead_numbers -= furniture
                 p.signature -= furniture
+                for story in p.stories:
+                    story -= furniture
             for f in furniture:
                 df[f] -= counts[f]
                 if not df[f]:
@@ -313,6 +318,25 @@ class Batch:
         if min(len(a), len(b)) < CONTAINMENT_MIN_FEATURES:
             return dice
         return (1 - CONTAINMENT_SHARE) * dice + CONTAINMENT_SHARE * shared / min(sum_a, sum_b)
+
+    def _story_score(self, i: int, j: int) -> float:
+        """The best weighted Dice overlap of one story of a multi-story title with
+        the other title or one of its stories: a brief's second item is an event
+        of its own. Plain Dice, no containment: a short story is contained in
+        many headlines on its topic."""
+        a, b = self._prepared[i], self._prepared[j]
+        if not a.stories and not b.stories:
+            return 0.0
+        self._weigh(i)
+        self._weigh(j)
+        best = 0.0
+        for story_a in a.stories or [a.title]:
+            sum_a = self._sum(story_a)
+            for story_b in b.stories or [b.title]:
+                sum_b = self._sum(story_b)
+                if len(story_a & story_b) >= MIN_SHARED and sum_a > 0 and sum_b > 0:
+                    best = max(best, 2 * self._shared(story_a, story_b) / (sum_a + sum_b))
+        return best
 
     def _body_score(self, i: int, j: int) -> float:
         self._weigh(i)
@@ -353,11 +377,13 @@ class Batch:
         """How alike docs i and j read, 0…1, before the allowance for time apart."""
         return self._text_score(i, j) * self._conflicts(i, j)
 
-    def _text_score(self, i: int, j: int) -> float:
+    def _text_score(self, i: int, j: int, *, stories: bool = True) -> float:
         one_source = bool(self.docs[i].source) and self.docs[i].source == self.docs[j].source
         score = self._body_score(i, j)
         if not one_source:
             score = max(score, self._title_score(i, j))
+            if stories:
+                score = max(score, self._story_score(i, j))
         elif score >= COPY_FLOOR:
             score = max(score, self._copied(i, j))
         return score
@@ -409,9 +435,10 @@ class Batch:
             return True
         return self.within_window(i, j) and self._alike(i, j)
 
-    def _alike(self, i: int, j: int) -> bool:
+    def _alike(self, i: int, j: int, *, stories: bool = True) -> bool:
         threshold = self.threshold(i, j)
-        text = self._text_score(i, j)  # conflicts only lower it: skip them when short
+        # Conflicts only lower the text score: skip them when it is short.
+        text = self._text_score(i, j, stories=stories)
         if text < threshold or len(self._prepared[i].body & self._prepared[j].body) < MIN_SHARED:
             return self._same_signature(i, j)
         return text * self._conflicts(i, j) >= threshold or self._same_signature(i, j)
@@ -448,87 +475,35 @@ class Batch:
 
     # -- grouping ------------------------------------------------------------
 
-    def _candidates(self) -> list[tuple[int, int]]:
-        n = len(self.docs)
-        cap = max(CAP_MIN, int(CAP_SHARE * n))
-        postings: dict[str, list[int]] = defaultdict(list)
-        df = self._df
-        # A feature of one doc pairs nothing; one in very many is not news. Of
-        # the rest, a doc's SIGNATURE rarest are indexed, as they pair the fewest
-        # docs, ties broken by the feature itself (the same every run). Most of
-        # them are in two docs.
-        twice = set(compress(df, map((2).__eq__, df.values())))
-        in_range = [2 < count <= cap for count in range(n + 1)]
-        more = set(compress(df, map(in_range.__getitem__, df.values())))
-        small: set[int] = set()  # docs too short to share two indexed features
-        for i in self._order:  # so each postings list is in time order
-            body = self._prepared[i].body
-            indexable = sorted(body & twice)
-            if len(indexable) >= SIGNATURE:
-                del indexable[SIGNATURE:]
-            else:
-                others = list(body & more)
-                if len(indexable) + len(others) <= SIGNATURE:
-                    indexable += others
-                else:  # those below the count that fills the SIGNATURE, then the first at it
-                    counts = list(map(df.__getitem__, others))
-                    last = sorted(counts)[SIGNATURE - len(indexable) - 1]
-                    indexable += compress(others, map(last.__gt__, counts))
-                    indexable += sorted(compress(others, map(last.__eq__, counts)))
-                    del indexable[SIGNATURE:]
-            if len(indexable) < SIGNATURE_SHARED + 1:
-                small.add(i)
-            for f in indexable:
-                postings[f].append(i)
-        ts, window = self._ts, self._window
-        found: list[int] = []  # each pair (i, j), i reported first, as i * n + j
-        for members in postings.values():
-            if len(members) < 2:
-                continue
-            scaled = [i * n for i in members]
-            start = 0
-            for k in range(1, len(members)):
-                j = members[k]
-                while ts[j] - ts[members[start]] > window:
-                    start += 1
-                found.extend(map(j.__add__, scaled[start:k]))
-        shared = Counter(found)
-        pairs = set(compress(shared, map(SIGNATURE_SHARED.__le__, shared.values())))
-        if small:
-            pairs.update(key for key in shared if key // n in small or key % n in small)
-        pairs.update(self._signature_candidates(twice, more))
-        return [divmod(key, n) for key in sorted(pairs)]
-
-    def _signature_candidates(self, twice: set[str], more: set[str]) -> set[int]:
-        """Pairs (as i * n + j) that share an amount within SIGNATURE_DAYS: the
-        event-signature rule needs one, and two languages share few other features."""
-        postings: dict[str, list[int]] = defaultdict(list)
-        for i in self._order:
-            for f in self._prepared[i].signature:
-                if f[0] == AMOUNT and (f in twice or f in more):
-                    postings[f].append(i)
-        n = len(self.docs)
-        ts, window = self._ts, SIGNATURE_DAYS * 86400
-        pairs: set[int] = set()
-        for members in postings.values():
-            scaled = [i * n for i in members]
-            start = 0
-            for k in range(1, len(members)):
-                j = members[k]
-                while ts[j] - ts[members[start]] > window:
-                    start += 1
-                pairs.update(map(j.__add__, scaled[start:k]))
-        return pairs
-
     def groups(self) -> list[list[int]]:
         """Every index exactly once; each group earliest first; groups by first report."""
         n = len(self.docs)
         uf = _UnionFind(n)
         self._merge_exact(uf)
         # Candidates are within the window; exact duplicates are already merged.
-        for i, j in self._candidates():
-            if uf.find(i) != uf.find(j) and self._alike(i, j):
+        # A multi-story title that matches only through one of its stories joins
+        # that story's event afterwards, and one event at most: a brief of
+        # stories A and B must not make A's and B's reports one group.
+        by_story: dict[int, tuple[float, int]] = {}  # brief → (best story score, partner)
+        candidates = candidate_pairs(
+            self._prepared, self._df, self._order, self._ts, self._window, SIGNATURE_DAYS * 86400
+        )
+        for i, j in candidates:
+            if uf.find(i) == uf.find(j):
+                continue
+            if self._alike(i, j, stories=False):
                 uf.union(i, j)
+            elif self._alike(i, j):
+                score = self._story_score(i, j)
+                for brief, other in ((i, j), (j, i)):
+                    if self._prepared[brief].stories and score > by_story.get(brief, (0.0, 0))[0]:
+                        by_story[brief] = (score, other)
+        alone = Counter(uf.find(i) for i in range(n))
+        for brief, (_, other) in sorted(by_story.items()):
+            if alone[uf.find(brief)] == 1:  # not already part of an event
+                alone[uf.find(brief)] = 0
+                uf.union(brief, other)
+                alone[uf.find(brief)] = 2
         members: dict[int, list[int]] = defaultdict(list)
         for i in range(n):
             members[uf.find(i)].append(i)

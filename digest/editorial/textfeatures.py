@@ -154,6 +154,49 @@ def lead_story(title: str) -> str:
     return _LEADING_TAG.sub("", lead)
 
 
+# Joiners of a multi-story title, strongest first. "；" always separates stories
+# (集微网's roundups); "…" does in a Korean newscast's "A…B" but also joins two
+# clauses of one story, and "、" lists stories in a Chinese morning brief
+# ("派早报：A、B等") but names in a sentence ("腾讯、字节、阿里"): those two split
+# a title only when every piece is long enough to be a headline of its own. In
+# Japanese "、" is the comma of every sentence, so a title with kana never
+# splits there.
+_HARD_JOINERS = re.compile(r"\s*[；;]\s*")
+_SOFT_JOINERS = (  # (joiner, whether it lists stories that may end in "等")
+    (re.compile(r"\s*(?:…|⋯|\.\.\.)\s*"), False),
+    (re.compile(r"\s*、\s*"), True),
+)
+_LIST_END = re.compile(r"(?:等等|等|など|and more)[。.！!？?]?\s*$")
+_KANA = re.compile("[\u3040-\u30ff]")
+STORY_MIN_CHARS = 8  # "Google 推出 Pixel 11 系列" is a story; "腾讯" or "A股" is a name
+
+
+def _long_enough(piece: str) -> bool:
+    return len(_NOT_WORD.sub("", piece)) >= STORY_MIN_CHARS
+
+
+def title_stories(title: str) -> tuple[str, ...]:
+    """The stories of a multi-story title, in order (at least two), or () when
+    the title tells one story. A leading 【column】 label is dropped; so is the
+    "等" ("and more") that ends a brief's list."""
+    text = _LEADING_TAG.sub("", title)
+    pieces = [p for p in _HARD_JOINERS.split(text) if p.strip()]
+    for joiner, listing in _SOFT_JOINERS:
+        if listing and _KANA.search(text):
+            continue
+        split: list[str] = []
+        for piece in pieces:
+            parts = [p for p in joiner.split(piece) if p.strip()]
+            if listing and len(parts) > 1:
+                parts[-1] = _LIST_END.sub("", parts[-1])
+            if len(parts) > 1 and all(map(_long_enough, parts)):
+                split.extend(parts)
+            else:
+                split.append(piece)
+        pieces = split
+    return tuple(pieces) if len(pieces) > 1 else ()
+
+
 def _word_features(token: str, out: set[str]) -> None:
     if token.isalpha():  # the common case, without the checks below
         if len(token) > 1 and token not in _STOP_WORDS:
@@ -306,6 +349,8 @@ class Prepared:
     title_key: str
     url_key: str
     signature: set[str]  # ENTITY/VERSION/AMOUNT features: who, which model, how much
+    # Features of each story of a multi-story title (`title_stories`); [] for one story.
+    stories: list[set[str]]
 
 
 def event_signature(
@@ -351,7 +396,12 @@ def prepare(title: str, summary: str, url: str, actors: Iterable[str], lead_char
     lead = text[:lead_chars]
     title_features, title_bigrams = features_by_kind(story)
     title_features |= title_bigrams
+    stories = []
+    for story_text in title_stories(title_nfkc):
+        words, bigrams = features_by_kind(normalize_nfkc(story_text))
+        stories.append(words | bigrams)
     lead_words, body = features_by_kind(lead)  # the body grows from the lead's bigrams
+    body.update(*stories)
     signature = event_signature(title, summary[:lead_chars], actors, title_nfkc, lead_nfkc)
     body |= title_features
     body |= lead_words
@@ -365,4 +415,5 @@ def prepare(title: str, summary: str, url: str, actors: Iterable[str], lead_char
         title_key=title_key_nfkc(title_nfkc),
         url_key=url_key(url),
         signature=signature,
+        stories=stories,
     )
