@@ -187,6 +187,31 @@ def test_decisions_from_a_file_shape_preview_build_and_every_rebuild(
     assert OPENAI not in all_titles and "네이버, 초거대 AI 요금 인하" in all_titles
 
 
+def test_explain_says_a_story_was_moved_by_the_editor(
+    world: tuple[Path, Settings], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    config, _ = world
+    text = show(config, capsys)
+    moved = tmp_path / "moved.txt"
+    moved.write_text(
+        text.replace(f"pick JP     {KEY[RAKUTEN]}", f"pick GLOBAL {KEY[RAKUTEN]}"), encoding="utf-8"
+    )
+    assert digest(config, "edit", "--file", str(moved)) == 0
+    capsys.readouterr()
+    assert digest(config, "explain", "--week", WEEK) == 0
+    blocks = {b.splitlines()[0]: b for b in capsys.readouterr().out.strip().split("\n\n")}
+    rakuten = blocks[f"GLOBAL  {RAKUTEN}"]
+    assert "moved    here by the editor (digest edit); the classifier chose JP" in rakuten
+    assert "why      the classifier's: JP" in rakuten
+    assert "is not in [digest] countries" not in rakuten
+    sony = next(b for b in blocks.values() if SONY in b)
+    assert "moved " not in sony  # where the classifier put it
+    assert digest(config, "explain", "--week", WEEK, "--json") == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]  # JSON lines
+    by_title = {r["title"]: r for r in rows}
+    assert by_title[RAKUTEN]["moved_from"] == "JP" and by_title[SONY]["moved_from"] == ""
+
+
 def test_a_file_left_as_shown_saves_nothing(
     world: tuple[Path, Settings], capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

@@ -50,6 +50,9 @@ class StoryExplanation:
     post_id: str = ""
     outlets: int = 1  # distinct feeds that reported it, its own included
     also: tuple[AlsoReported, ...] = ()  # the other reports merged into it
+    # The section the classifier chose, when the editor moved the story
+    # (`digest edit`) to `section`; "" when it is where the classifier put it.
+    moved_from: str = ""
 
     def as_json(self) -> dict[str, Any]:
         """Plain data for `--json`: the fields above, evidence as objects."""
@@ -80,6 +83,7 @@ class StoryExplanation:
                 for e in v.evidence
             ],
             "reason": v.reason,
+            "moved_from": self.moved_from,
             "outlets": self.outlets,
             "merged": len(self.also),
             "also": [{"source": a.source, "url": a.url} for a in self.also],
@@ -118,6 +122,9 @@ def explain_week(
             # The build classified the main post of the group, with its feed's
             # hint: the same call gives the same verdict.
             verdict = names.classify(s.title, s.summary, feed.country, local=feed.local)
+            # Where the classifier put it and where it is differ only by an
+            # editor's move: the reason below is the classifier's, say so.
+            chosen = section_of(verdict, settings)
             found.append(
                 StoryExplanation(
                     section=section.code,
@@ -132,6 +139,7 @@ def explain_week(
                     post_id=s.post_id,
                     outlets=s.outlets,
                     also=s.also,
+                    moved_from=chosen if chosen != section.code else "",
                 )
             )
     return found
@@ -181,10 +189,15 @@ def explanation_lines(e: StoryExplanation) -> list[str]:
     if v.scores:
         lines.append("    scores   " + " · ".join(f"{c} {_num(p)}" for c, p in v.scores))
     reason = v.reason
-    if v.country and e.section == GLOBAL_SECTION:
+    if v.country and e.section == GLOBAL_SECTION and not e.moved_from:
         # The verdict is a country, the section is not: say why, or the editor
         # looks for a wrong score that is not there.
         reason += f"; {v.country} is not in [digest] countries: Global"
+    if e.moved_from:
+        lines.append(
+            f"    moved    here by the editor (digest edit); the classifier chose {e.moved_from}"
+        )
+        reason = f"the classifier's: {reason}"
     lines.append(f"    why      {reason}")
     if v.second:
         lines.append(f"    tag      {v.second} (a second country, shown as a tag)")
