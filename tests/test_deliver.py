@@ -20,9 +20,9 @@ from digest.errors import DeliveryError
 from digest.loopback.mailsink import SmtpSink
 from digest.mail.compose import PreparedIssue, compose, prepare
 from digest.mail.deliver import DeliveryReport, RateLimit, backoff, deliver
+from digest.mail.transport import make_transport
 from digest.models import Subscriber
 from digest.render.issue import UNSUBSCRIBE_PLACEHOLDER, RenderedIssue, personalize
-from digest.run.pipeline import make_transport
 from digest.state.store import Store
 
 pytestmark = pytest.mark.network
@@ -340,7 +340,7 @@ def test_composing_renders_nothing_again(
         raise AssertionError("rendered or encoded again")
 
     monkeypatch.setattr("digest.render.issue.render_issue", boom)
-    monkeypatch.setattr("digest.render.issue._inline_css", boom)
+    monkeypatch.setattr("digest.render.issue.inline_css", boom)
     import digest.mail.compose
 
     calls: list[int] = []

@@ -73,6 +73,7 @@ __all__ = [
     "format_long_date",
     "format_short_date",
     "get_environment",
+    "inline_css",
     "issue_date_range",
     "issue_stylesheet",
     "load_stylesheet",
@@ -231,7 +232,7 @@ def render_template(env: Environment, name: str, /, **context: object) -> str:
 # --- CSS inlining ------------------------------------------------------------------------
 
 
-def _inline_css(document: str) -> str:
+def inline_css(document: str) -> str:
     """Inline the <style> rules into style= attributes; leave @media rules in <style>."""
     global PREMAILER_CALLS
     PREMAILER_CALLS += 1
@@ -285,7 +286,7 @@ def _render(issue: Issue, settings: Settings, choice: Choice | None) -> Rendered
         "placeholder": UNSUBSCRIBE_PLACEHOLDER,
     }
     email_source = render_template(env, EMAIL_TEMPLATE, **context)
-    html_email = _inline_css(email_source)
+    html_email = inline_css(email_source)
     html_web = render_template(env, WEB_TEMPLATE, **context) if choice is None else ""
     text = render_template(env, TEXT_TEMPLATE, **context)
     for name, body in ((EMAIL_TEMPLATE, html_email), (TEXT_TEMPLATE, text)):

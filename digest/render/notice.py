@@ -28,8 +28,8 @@ from markupsafe import Markup
 from digest.config import Settings
 from digest.errors import TemplateError
 from digest.render.issue import (
-    _inline_css,
     get_environment,
+    inline_css,
     load_stylesheet,
     render_template,
     safe_href,
@@ -220,6 +220,6 @@ def render_notice(settings: Settings, view: NoticeView) -> RenderedNotice:
         source = env.get_template(SUBJECT_TEMPLATE).filename or SUBJECT_TEMPLATE
         raise TemplateError(source, "gave an empty subject", hint="every mail needs a Subject")
     context |= {"subject": subject, "css": _stylesheet(settings)}
-    html = _inline_css(render_template(env, EMAIL_TEMPLATE, **context))
+    html = inline_css(render_template(env, EMAIL_TEMPLATE, **context))
     text = render_template(env, TEXT_TEMPLATE, **context)
     return RenderedNotice(subject=subject, html=html, text=text, language=lang)
