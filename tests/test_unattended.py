@@ -118,6 +118,7 @@ def test_a_normal_week(
     assert len(sent) == 1
     report = sent[0]
     assert report["week"] == W47 and report["stories_per_country"] == {"KR": 2}
+    assert report["variants"] == 1  # every reader takes the full issue
     assert report["messages"] == {
         "sent": 2,
         "deferred": 0,

@@ -120,6 +120,9 @@ def summarize(report: RunReport) -> dict[str, Any]:
             status: report.ledger.get(status, 0)
             for status in ("sent", "deferred", "failed", "unknown", "pending", "resent")
         },
+        # Renderings made for this send: the full issue and one per other
+        # (language, countries) choice among the readers; 0 when nothing was sent.
+        "variants": report.delivery.variants if report.delivery is not None else 0,
         "unsettled": [
             {"week": r.week, "address": r.email, "status": r.status, "reason": r.detail}
             for r in report.unsettled
