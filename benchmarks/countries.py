@@ -8,9 +8,10 @@ table, and the titles it got wrong. The last line reads `section accuracy: 0.NNN
 
     .venv/bin/python benchmarks/countries.py [--feeds DIR] [--labels FILE]
 
-Targets (issue 3): section accuracy ≥ 0.92; recall ≥ 0.85 for every configured
-country with ≥ 5 labelled items; items labelled US or XX placed in an Asian
-section ≤ 5%. Exits 1 when a target is missed.
+Targets (issues 3 and 12): section accuracy ≥ 0.92 (issue 12 asks 0.93 on
+shared/corpus); recall ≥ 0.85 for every configured country with ≥ 5 labelled
+items; items labelled US or XX placed in an Asian section ≤ 4%. Exits 1 when a
+target is missed.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from corpus import DEFAULT_FEEDS, DEFAULT_HINTS, DEFAULT_LABELS, gather_corpus, 
 from digest.run.pipeline import classifier as pipeline_classifier
 
 GLOBAL = "Global"
+MAX_FOREIGN = 0.04  # share of US/XX items placed in an Asian section (issue 12)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,10 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     foreign_rate = len(misplaced) / len(foreign) if foreign else 0.0
     print(
         f"\nitems labelled US or XX placed in an Asian section: {len(misplaced)}/{len(foreign)}"
-        f" = {foreign_rate:.3f} (target ≤ 0.05)"
+        f" = {foreign_rate:.3f} (target ≤ {MAX_FOREIGN})"
     )
-    if foreign_rate > 0.05:
-        failed.append(f"US/XX in Asian sections {foreign_rate:.3f} > 0.05")
+    if foreign_rate > MAX_FOREIGN:
+        failed.append(f"US/XX in Asian sections {foreign_rate:.3f} > {MAX_FOREIGN}")
     if accuracy < 0.92:
         failed.append(f"section accuracy {accuracy:.3f} < 0.92")
 

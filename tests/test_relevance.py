@@ -34,6 +34,14 @@ def relevance() -> Relevance:
         ("New phone launches", "Its AI assistant runs a small language model on device.", True),
         # Two different keywords: one word repeated is still one passing mention.
         ("New phone launches", "AI photo editing, AI wallpapers and a bigger battery.", False),
+        # Weak words ("GPU", "humanoid", "モデル") count only beside a second keyword:
+        ("Nvidia ships a faster gaming GPU", "Frame rates rise 30%.", False),
+        ("Nvidia ships a faster GPU for AI training", "", True),
+        ("Xiaomi shows a humanoid robot hand", "It cools itself like sweat.", False),
+        ("Xiaomi shows a humanoid robot", "It learns tasks with reinforcement learning.", True),
+        ("トヨタ、新型モデルを発表", "", False),
+        # ...and never toward a summary's two: "AI" beside "GPU" is a chip story.
+        ("Samsung profit slips", "AI demand lifts its GPU memory sales.", False),
         # In a "A；B" digest title only A is the title.
         ("台积电涨价；华为发布大模型", "", False),
     ],
@@ -51,3 +59,12 @@ def test_keywords_are_user_data(tmp_path: Path) -> None:
     assert not custom.is_about("ai", "foo ships")
     with pytest.raises(KeyError):
         custom.is_about("sport", "Foo ships")
+
+
+def test_weak_keywords_are_user_data(tmp_path: Path) -> None:
+    topics = tmp_path / "topics.toml"
+    topics.write_text('[ai]\nen = ["robot", "GPU"]\n[ai.weak]\nen = ["GPU", "Bar"]\n')
+    custom = Relevance(load_topics(topics))
+    assert not custom.is_about("ai", "Bar ships")
+    assert custom.is_about("ai", "Bar ships a robot")
+    assert custom.is_about("ai", "GPU ships")  # listed as strong too: the strong list wins

@@ -11,6 +11,13 @@ without a leading "[tag]" or "【tag】", which names a column, not the story:
 "[AI 아나운서]" is a newscast's name) names one of the topic's keywords, or its
 summary names two different ones (one passing mention in a long summary, or
 one word repeated, is not what a story is about).
+
+Some words are AI vocabulary only beside another: a GPU, 算力 or a humanoid
+robot is as often a gaming card, a phone chip or a factory arm; "benchmark",
+"モデル" and "论文" name phone scores, car models and any paper. A topic's
+`weak` words (`[ai.weak]` in topics.toml) count in a title only when the
+title or summary names a second, different keyword, and never toward a
+summary's two.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -30,36 +38,64 @@ SUMMARY_CHARS = 1200
 _LEADING_TAG = re.compile(r"^\s*(?:\[[^\]]{1,30}\]|【[^】]{1,30}】)\s*")
 
 
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """A topic's keywords: `words` say it alone, `weak` words only beside another."""
+
+    words: tuple[str, ...]
+    weak: tuple[str, ...] = ()
+
+
 @cache
-def load_topics(path: Path) -> dict[str, tuple[str, ...]]:
-    """topic → keywords, every language's list joined."""
+def load_topics(path: Path) -> dict[str, Topic]:
+    """topic → its keywords, every language's list joined (a `weak` sub-table apart)."""
     data = tomllib.loads(path.read_text("utf-8"))
-    topics: dict[str, tuple[str, ...]] = {}
+    topics: dict[str, Topic] = {}
     for topic, table in data.items():
         words: list[str] = []
-        for names in table.values():
-            words.extend(str(n) for n in names)
-        topics[topic] = tuple(words)
+        weak: list[str] = []
+        for key, names in table.items():
+            if key == "weak" and isinstance(names, dict):
+                for more in names.values():
+                    weak.extend(str(n) for n in more)
+            else:
+                words.extend(str(n) for n in names)
+        topics[topic] = Topic(tuple(words), tuple(weak))
     return topics
 
 
 class Relevance:
     """Compiled keyword lists. Reuse it for many stories."""
 
-    def __init__(self, topics: Mapping[str, Iterable[str]]) -> None:
-        self._matchers = {
-            topic: TermMatcher((word, topic) for word in words) for topic, words in topics.items()
-        }
+    def __init__(self, topics: Mapping[str, Topic | Iterable[str]]) -> None:
+        self._matchers: dict[str, TermMatcher[bool]] = {}
+        for name, topic in topics.items():
+            if not isinstance(topic, Topic):
+                topic = Topic(tuple(topic))
+            # A word in both lists is strong (at one place the first name listed
+            # wins): a user who adds "GPU" to a language's list means it alone.
+            pairs = [(word, False) for word in topic.words]
+            pairs += [(word, True) for word in topic.weak]
+            self._matchers[name] = TermMatcher(pairs)
 
     def is_about(self, topic: str, title: str, summary: str = "") -> bool:
         matcher = self._matchers.get(topic)
         if matcher is None:
             raise KeyError(f"no keywords for topic {topic!r}")
         head, rest = split_title(_LEADING_TAG.sub("", title))
-        if matcher.find(head):
+        in_title = _keywords(matcher, head)
+        if any(not weak for weak in in_title.values()):
             return True
-        # Two different keywords: a summary that says "AI" twice about a phone's
-        # camera is still a phone story.
         text = rest + "\n" + summary[:SUMMARY_CHARS]
-        keywords = {text[start:end].lower() for start, end, _ in matcher.spans(text)}
-        return len(keywords) >= SUMMARY_HITS
+        in_summary = _keywords(matcher, text)
+        if in_title:
+            # A weak word in the title ("GPU", "humanoid") needs a second word.
+            return len(in_title.keys() | in_summary.keys()) >= 2
+        # Two different keywords: a summary that says "AI" twice about a phone's
+        # camera is still a phone story; "AI" beside "GPU" is a chip story.
+        return sum(1 for weak in in_summary.values() if not weak) >= SUMMARY_HITS
+
+
+def _keywords(matcher: TermMatcher[bool], text: str) -> dict[str, bool]:
+    """The different keywords in `text` (lower-cased) → whether each is weak."""
+    return {text[start:end].lower(): weak for start, end, weak in matcher.spans(text)}
