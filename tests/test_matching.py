@@ -8,7 +8,7 @@ from digest.editorial.matching import TermMatcher
 
 MATCHER = TermMatcher(
     [("メタ", "meta"), ("グーグル", "google"), ("애플", "apple"), ("삼성전자", "samsung"),
-     ("India", "IN"), ("=Meta", "meta"), ("中国", "CN"), ("インド", "IN")]
+     ("India", "IN"), ("=Meta", "meta"), ("中国", "CN"), ("インド", "IN"), ("万科", "vanke")]
 )  # fmt: skip
 
 
@@ -28,6 +28,9 @@ MATCHER = TermMatcher(
         ("meta-analysis by Meta", ["meta"]),
         ("中国市场", ["CN"]),  # Han names match anywhere
         ("インドネシアとインド", ["IN"]),  # katakana: インド is not inside インドネシア
+        ("10万科学家免费用1年", []),  # after a number, 万 multiplies it
+        ("五万科学家", []),
+        ("地产商万科发布年报", ["vanke"]),
     ],
 )
 def test_names_match_only_whole_words_of_their_script(text: str, found: list[str]) -> None:

@@ -7,7 +7,9 @@ only and ignore case, except all-capital names ("US", "AI") and names written
 anywhere, since that text has no spaces between words. A katakana name must not
 touch other katakana (メタ is not in メタバース; グーグル is in グーグル・クラウド),
 and a hangul name must start a word and end where a particle, a space or
-another script does (애플 is in 애플은 and 애플의, not in 애플리케이션). At each
+another script does (애플 is in 애플은 and 애플의, not in 애플리케이션). A Han
+name that starts with a multiplier (万, 亿, 兆...) does not match right after a
+number: "10万科学家" names no 万科. At each
 position the longest name wins, and matches never overlap, so a longer name
 hides the shorter ones inside it.
 Doesn't own: what a match means (`digest.editorial.classify`, `digest.editorial.relevance`).
@@ -40,6 +42,10 @@ KOREAN_PARTICLES = frozenset(
         "보다는",
     }
 )  # fmt: skip
+
+
+_MULTIPLIERS = frozenset("十百千万萬亿億兆")
+_CJK_NUMERALS = frozenset("〇零一二两兩三四五六七八九十百千")
 
 
 def _is_ascii_word_char(ch: str) -> bool:
@@ -85,7 +91,9 @@ def _at_boundary(text: str, start: int, end: int, script: str) -> bool:
         return not (_is_katakana(before or " ") or _is_katakana(after or " "))
     if script == HANGUL:
         return not _is_hangul(before or " ") and _hangul_word_ends(text, end)
-    return True
+    # After a number, 万, 億/亿, 兆 or 千 multiply it: "10万科学家" is 100,000
+    # scientists, not Vanke (万科); "3千万台" names no 千万.
+    return not (text[start] in _MULTIPLIERS and (before.isdigit() or before in _CJK_NUMERALS))
 
 
 class TermMatcher(Generic[T]):
