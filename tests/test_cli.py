@@ -132,3 +132,60 @@ def test_json_log_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     failed = [r for r in records if r["level"] == "WARNING" and "gone.xml" in r["message"]]
     assert failed and failed[0]["logger"] == "digest.fetch.gather"
     assert {"time", "level", "logger", "message"} <= failed[0].keys()
+
+
+@pytest.mark.network
+def test_demo_serve_lets_a_reader_sign_up_on_loopback(tmp_path: Path) -> None:
+    """`digest demo --serve`: after the demo, its pages answer on 127.0.0.1 and a
+    signup's confirmation mail lands in received/, linking to those pages."""
+    import re
+    import signal
+    import subprocess
+
+    import httpx
+
+    folder = tmp_path / "demo"
+    with subprocess.Popen(
+        [sys.executable, "-m", "digest", "demo", "--serve", "--dir", str(folder)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            lines = []
+            for line in proc.stdout:
+                lines.append(line)
+                if "Ctrl-C stops" in line:
+                    break
+            opened = next(line for line in lines if line.strip().startswith("open http"))
+            base = re.search(r"open (http://127\.0\.0\.1:\d+/)subscribe", opened)
+            assert base, lines
+            with httpx.Client(base_url=base.group(1), timeout=10) as client:
+                assert "2026-W46" in client.get("/").text  # the archive the demo wrote
+                form = client.get("/subscribe")
+                token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+                assert form.status_code == 200 and token
+                before = set((folder / "received").glob("*.eml"))
+                sent = client.post(
+                    "/subscribe",
+                    data={
+                        "csrf_token": token.group(1),
+                        "email": "new@example.org",
+                        "language": "en",
+                        "countries": ["KR", "JP"],
+                    },
+                )
+                assert sent.status_code == 200, sent.text
+            mails = set((folder / "received").glob("*.eml")) - before
+            assert len(mails) == 1
+            text = mails.pop().read_text("utf-8", errors="replace")
+            assert base.group(1) + "confirm?token=" in text.replace("=\n", "")
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=30)
+            assert proc.returncode == 0 and "digest demo: stopped" in err
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()

@@ -58,7 +58,7 @@ def dispatch(args: argparse.Namespace) -> int:
     if args.command == "demo":
         from digest.loopback.demo import run_demo
 
-        return run_demo(args.dir)
+        return run_demo(args.dir, serve=args.serve, port=args.port)
     settings = _settings(args)  # validates the whole file before any network I/O
     if args.command == "explain":
         return _explain(args, settings)

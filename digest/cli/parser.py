@@ -562,6 +562,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=Path("var/demo"),
         help="working folder for the demo (default: var/demo; emptied first)",
     )
+    p.add_argument(
+        "--serve",
+        action="store_true",
+        help="then serve the readers' pages (subscribe, confirm, preferences, "
+        "unsubscribe, the archive) on 127.0.0.1 until Ctrl-C, the demo's SMTP "
+        "server still taking their mails",
+    )
+    p.add_argument("--port", type=int, default=0, help="port for --serve (default: any free one)")
 
     p = sub.add_parser(
         "completion",

@@ -6,7 +6,10 @@ dated in week 2026-W46) served over real HTTP on 127.0.0.1, one deliberately
 broken feed, a real SMTP server (aiosmtpd) on 127.0.0.1, a config file, a
 SQLite database and three subscribers, all inside one folder. Then it runs the
 real commands' code paths (gather, build, send) and prints where everything is.
-Doesn't own: any pipeline logic.
+With `--serve`, it then keeps the SMTP server up and runs `digest serve`'s
+pages on 127.0.0.1 until Ctrl-C, so a first look covers signing up, confirming
+(the mails land in `received/`), choosing countries and leaving.
+Doesn't own: any pipeline logic, or the pages (`digest.web`).
 """
 
 from __future__ import annotations
@@ -14,11 +17,13 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import socket
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from digest.config import load_settings
-from digest.credentials import ENV_SECRET, env_file_for, load_secrets
+from digest.config import Settings, load_settings
+from digest.credentials import ENV_SECRET, Secrets, env_file_for, load_secrets
 from digest.errors import DigestError
 from digest.fetch.gather import gather
 from digest.loopback.feedserver import FeedServer, Route
@@ -71,7 +76,21 @@ base_url = "https://digest.example.com/"
 # The demo mails only its own SMTP server on 127.0.0.1, so its links may stay
 # placeholders; a real install is refused them (README: [archive] base_url).
 allow_placeholder_links = true
+{web}"""
+
+# With --serve: the links in the readers' mails lead to the demo's own pages.
+WEB_TEMPLATE = """
+[web]
+url = "http://127.0.0.1:{port}/"
 """
+
+
+def _free_port() -> int:
+    """A port free on 127.0.0.1 now: the config must name it before the server
+    starts (the mails' links), and the demo is the only one to take it."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def _feed_block(url: str, keys: dict[str, object]) -> str:
@@ -81,7 +100,9 @@ def _feed_block(url: str, keys: dict[str, object]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_demo(folder: Path) -> int:
+def run_demo(folder: Path, *, serve: bool = False, port: int = 0) -> int:
+    """Run the demo in `folder` (emptied first); with `serve`, then serve the
+    readers' pages on 127.0.0.1:`port` (0: a free one) until Ctrl-C."""
     folder = folder.resolve()
     if folder.exists():
         shutil.rmtree(folder)
@@ -92,6 +113,7 @@ def run_demo(folder: Path) -> int:
         os.environ[ENV_SECRET] = secrets.token_urlsafe(32)
         print(f"{ENV_SECRET} is not set: the demo made a random one for this run only.")
 
+    web_port = (port or _free_port()) if serve else 0
     with FeedServer() as feeds, SmtpSink(received_dir) as sink:
         blocks = []
         for url in feeds.serve_directory(SAMPLE_FEEDS):
@@ -105,6 +127,7 @@ def run_demo(folder: Path) -> int:
                 smtp_host=sink.host,
                 smtp_port=sink.port,
                 folder=folder.as_posix(),
+                web=WEB_TEMPLATE.format(port=web_port) if serve else "",
             ),
             encoding="utf-8",
         )
@@ -144,4 +167,19 @@ def run_demo(folder: Path) -> int:
         print(f"  archive:  {settings.archive.dir / 'index.html'}")
         print(f"  issue:    {built.path}")
         print(f"  received: {received_dir} ({len(sink.received)} messages as .eml)")
+        if serve:
+            _serve_pages(settings, keys, web_port, received_dir)
     return 0
+
+
+def _serve_pages(settings: Settings, keys: Secrets, port: int, received_dir: Path) -> None:
+    from digest.web.server import serve
+
+    def ready(url: str) -> None:
+        print("== readers' pages (digest serve)")
+        print(f"  open {url}subscribe to sign up, {url} for the archive;")
+        print(f"  the confirmation and welcome mails land in {received_dir}")
+        print("  Ctrl-C stops", flush=True)
+
+    serve(settings, keys, host="127.0.0.1", port=port, ready=ready)
+    print("digest demo: stopped", file=sys.stderr)
