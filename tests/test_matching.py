@@ -23,6 +23,9 @@ MATCHER = TermMatcher(
         ("애플과의 협력", ["apple"]),
         ("애플리케이션 시장", []),  # a longer word, not a particle
         ("신애플", []),  # a hangul name must start its word
+        ("애플측은 답하지 않았다", ["apple"]),  # a noun joined to the name: 측 (side)
+        ("삼성전자내 조직 개편", ["samsung"]),
+        ("애플인사이더", []),  # 인 starts a longer word here, not a bound noun
         ("삼성전자가 판교에", ["samsung"]),
         ("Indiana and India", ["IN"]),
         ("meta-analysis by Meta", ["meta"]),

@@ -7,11 +7,11 @@ only and ignore case, except all-capital names ("US", "AI") and names written
 anywhere, since that text has no spaces between words. A katakana name must not
 touch other katakana (メタ is not in メタバース; グーグル is in グーグル・クラウド),
 and a hangul name must start a word and end where a particle, a space or
-another script does (애플 is in 애플은 and 애플의, not in 애플리케이션). A Han
-name that starts with a multiplier (万, 亿, 兆...) does not match right after a
-number: "10万科学家" names no 万科. At each
-position the longest name wins, and matches never overlap, so a longer name
-hides the shorter ones inside it.
+another script does, or a noun Korean joins to it (애플 is in 애플은, 애플의 and
+애플측, 미국 in 미국시장, not 애플 in 애플리케이션). A Han name that starts with a
+multiplier (万, 亿, 兆...) does not match right after a number: "10万科学家"
+names no 万科. At each position the longest name wins, and matches never
+overlap, so a longer name hides the shorter ones inside it.
 Doesn't own: what a match means (`digest.editorial.classify`, `digest.editorial.relevance`).
 
 One Aho-Corasick automaton (pyahocorasick) scans the lower-cased text once,
@@ -48,6 +48,23 @@ _MULTIPLIERS = frozenset("十百千万萬亿億兆")
 _CJK_NUMERALS = frozenset("〇零一二两兩三四五六七八九十百千")
 
 
+# Nouns Korean writes joined to the name before them, without a space.
+KOREAN_BOUND_NOUNS = (
+    "시장",
+    "정부",
+    "기업",
+    "증시",
+    "법인",
+    "당국",
+    "산",
+    "측",
+    "내",
+    "발",
+    "행",
+    "인",
+)
+
+
 def _is_ascii_word_char(ch: str) -> bool:
     return ch.isascii() and ch.isalnum()
 
@@ -79,7 +96,15 @@ def _hangul_word_ends(text: str, end: int) -> bool:
     run = end
     while run < len(text) and _is_hangul(text[run]):
         run += 1
-    return run == end or text[end:run] in KOREAN_PARTICLES
+    rest = text[end:run]
+    if run == end or rest in KOREAN_PARTICLES:
+        return True
+    # A place or actor joined to the noun it qualifies: 미국시장, 중국정부, 삼성전자측.
+    for suffix in KOREAN_BOUND_NOUNS:
+        if rest.startswith(suffix):
+            after = rest[len(suffix) :]
+            return not after or after in KOREAN_PARTICLES
+    return False
 
 
 def _at_boundary(text: str, start: int, end: int, script: str) -> bool:
