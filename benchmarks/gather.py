@@ -12,12 +12,19 @@ then times, in one process:
 Then, as a user runs them (whole processes, same feeds, same run):
 
 4. `digest gather` twice on a fresh database (first run, then all 304), and the
-   floor of a first run: a minimal asyncio client and feedparser alone (in as
-   many processes as digest uses) on the same bytes, also a process of its own;
+   floors: of a first run, a minimal asyncio client and feedparser alone (in as
+   many processes as digest uses) on the same bytes; of an unchanged run, the
+   same client sending the ETags digest stored (each a process of its own);
 5. rss2email 3.14 (`r2e run --no-send`) twice, the peer: installed with pip into
    a venv of the benchmark's own, var/bench-rss2email (made on first use; the
    peer is skipped with a notice when it cannot be installed, and with
-   `--no-peer`).
+   `--no-peer`);
+6. peak memory of `digest gather` (first run, then all 304, on a database of
+   their own): the whole process tree (gather, fork server, parser workers,
+   resource tracker) sampled from /proc every 20 ms, PSS and RSS summed over
+   the processes (getrusage's ru_maxrss would not do: it is one process's, and
+   carries over the benchmark's own through fork and exec); these two runs
+   are not timed (`--no-memory` skips them).
 
 Targets (defaults: 100 feeds × 20 items, 100 ms delay): first run ≤ 1.5 s and
 ≥ 10× faster than sequential; second run ≤ 0.3 s and ≥ 30× faster than
@@ -35,9 +42,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import json
 import multiprocessing
 import os
 import random
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -46,6 +55,7 @@ import venv
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -255,15 +265,92 @@ def _twice(command: list[str], cwd: Path) -> tuple[float, float]:
     return times[0], times[1]
 
 
-def digest_processes(urls: list[str], tmp: Path) -> tuple[float, float]:
-    """`digest gather` as a user runs it: first run, then the run where all is 304."""
-    config = tmp / "digest.toml"
+def _gather_command(urls: list[str], tmp: Path, db: str) -> list[str]:
+    config = tmp / f"{db}.toml"
     config.write_text(
         "".join(f'[[feeds]]\nurl = "{u}"\n' for u in urls)
-        + f'[storage]\npath = "{(tmp / "cli.sqlite3").as_posix()}"\n'
+        + f'[storage]\npath = "{(tmp / db).as_posix()}.sqlite3"\n'
         + '[gather]\nallow_private = ["127.0.0.1"]\n'
     )
-    return _twice([sys.executable, "-m", "digest", "--config", str(config), "gather"], tmp)
+    return [sys.executable, "-m", "digest", "--config", str(config), "gather"]
+
+
+def digest_processes(urls: list[str], tmp: Path) -> tuple[float, float]:
+    """`digest gather` as a user runs it: first run, then the run where all is 304."""
+    return _twice(_gather_command(urls, tmp, "cli"), tmp)
+
+
+def _tree(root: int) -> list[int]:
+    """`root` and all its descendants, from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text("ascii", "replace")
+        except OSError:
+            continue
+        ppid = int(stat.rpartition(")")[2].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo += children.get(pid, [])
+    return tree
+
+
+@dataclass
+class TreeMemory:
+    """Peak memory of a process tree: the sums over all its processes at one
+    moment (RSS counts pages shared by forked processes in each of them; PSS
+    shares them out), sampled from /proc/<pid>/smaps_rollup."""
+
+    rss_kb: int = 0
+    pss_kb: int = 0
+    processes: int = 0
+
+    def sample(self, root: int) -> None:
+        rss = pss = 0
+        pids = _tree(root)
+        for pid in pids:
+            try:
+                text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+            except OSError:
+                continue
+            for line in text.splitlines():
+                if line.startswith("Rss:"):
+                    rss += int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss += int(line.split()[1])
+        self.rss_kb, self.pss_kb = max(self.rss_kb, rss), max(self.pss_kb, pss)
+        self.processes = max(self.processes, len(pids))
+
+    def __str__(self) -> str:
+        return (
+            f"{self.pss_kb / 1024:5.0f} MB PSS, {self.rss_kb / 1024:5.0f} MB RSS, summed over "
+            f"{self.processes} processes"
+        )
+
+
+def measured(command: list[str], cwd: Path, every: float = 0.02) -> TreeMemory:
+    """Run `command` once, sampling its whole process tree's memory (untimed: the
+    sampling takes CPU of its own)."""
+    memory = TreeMemory()
+    child = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while child.poll() is None:
+        memory.sample(child.pid)
+        time.sleep(every)
+    if child.returncode != 0:
+        raise SystemExit(f"benchmark invalid: {command[0]} failed ({child.returncode})")
+    return memory
+
+
+def digest_memory(urls: list[str], tmp: Path) -> tuple[TreeMemory, TreeMemory]:
+    """Peak memory of `digest gather`, first run and all-304 run, on a database of
+    their own (their wall times are not taken: sampling /proc costs CPU too)."""
+    command = _gather_command(urls, tmp, "memory")
+    return measured(command, tmp), measured(command, tmp)
 
 
 def peer_r2e() -> Path | None:
@@ -303,6 +390,56 @@ async def _get(url: str, slots: asyncio.Semaphore) -> bytes:
         data = await reader.read()
         writer.close()
     return data.partition(b"\r\n\r\n")[2]
+
+
+# The floor of an unchanged run, self-contained (importing this module would
+# import digest and feedparser): conditional HTTP/1.0 GETs, counting the 304s.
+FLOOR_304 = """
+import asyncio, json, sys, time
+from urllib.parse import urlsplit
+t = time.perf_counter()
+
+async def get(url, etag, slots):
+    parts = urlsplit(url)
+    async with slots:
+        reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+        writer.write(
+            f"GET {parts.path} HTTP/1.0\\r\\nHost: {parts.netloc}\\r\\n"
+            f"If-None-Match: {etag}\\r\\n\\r\\n".encode()
+        )
+        data = await reader.read()
+        writer.close()
+    return data.split(b" ", 2)[1] == b"304"
+
+async def main(etags, concurrency):
+    slots = asyncio.Semaphore(concurrency)
+    return sum(await asyncio.gather(*(get(u, e, slots) for u, e in etags.items())))
+
+n = asyncio.run(main(json.load(open(sys.argv[2])), int(sys.argv[1])))
+print(time.perf_counter() - t, n)
+"""
+
+
+def floor_unchanged(urls: list[str], concurrency: int, db: Path) -> float:
+    """The floor of an unchanged run, in a process of its own: the same conditional
+    GETs (the ETags digest stored) from a minimal asyncio client; no store."""
+    with sqlite3.connect(db) as conn:
+        etags = dict(conn.execute("SELECT url, etag FROM feeds WHERE etag IS NOT NULL"))
+    if len(etags) != len(urls):
+        raise SystemExit(f"benchmark invalid: {len(etags)} of {len(urls)} feeds have an ETag")
+    spec = db.with_suffix(".etags.json")
+    spec.write_text(json.dumps(etags))
+    t0 = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", FLOOR_304, str(concurrency), str(spec)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    seconds = time.perf_counter() - t0
+    if int(done.stdout.split()[1]) != len(urls):
+        raise SystemExit(f"benchmark invalid: the floor got {done.stdout.split()[1]} 304s")
+    return seconds
 
 
 def _feedparser_alone(body: bytes) -> int:
@@ -384,6 +521,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="skip the sequential baseline and its targets (for --feeds 1000: it takes minutes)",
     )
+    ap.add_argument(
+        "--no-memory",
+        action="store_true",
+        help="skip the two extra `digest gather` runs that sample the process tree's memory",
+    )
     args = ap.parse_args(argv)
     concurrency = args.concurrency or GatherSettings().concurrency
 
@@ -399,6 +541,8 @@ def main(argv: list[str] | None = None) -> int:
             sequential = timed_runs(urls, 1, Path(tmp) / "sequential.sqlite3")
         p_first, p_second = digest_processes(urls, Path(tmp))
         f_first = floor(urls, concurrency, args.feeds * args.items)
+        f_second = floor_unchanged(urls, concurrency, Path(tmp) / "cli.sqlite3")
+        memory = None if args.no_memory else digest_memory(urls, Path(tmp))
         r2e = None if args.no_peer else peer_r2e()
         peer = r2e_processes(r2e, urls, Path(tmp)) if r2e else None
 
@@ -410,7 +554,13 @@ def main(argv: list[str] | None = None) -> int:
         assert sequential is not None
         checks = _against_sequential(sequential, c_first, c_second)
     print(f"processes:  first run {p_first:6.2f} s, second run {p_second:6.2f} s  (digest gather)")
-    print(f"floor:      first run {f_first:6.2f} s  (asyncio + feedparser alone, a process)")
+    print(
+        f"floor:      first run {f_first:6.2f} s, second run {f_second:6.2f} s  "
+        "(asyncio + feedparser alone, a process)"
+    )
+    if memory is not None:
+        print(f"peak memory, first run:  {memory[0]}")
+        print(f"peak memory, second run: {memory[1]}")
     checks += [
         ("processes first  ≤ 1.5× floor", p_first <= 1.5 * f_first, f"{p_first / f_first:.2f}×"),
         ("processes second ≤ 1.0 s", p_second <= 1.0, f"{p_second:.2f} s"),

@@ -61,6 +61,10 @@ def test_posts_are_stored_idempotently(tmp_path: Path) -> None:
         first = next(p for p in posts if p.post_id == "g1")
         assert first.title == "title 1 (fixed)"
         assert first.published == NOW - timedelta(hours=1)  # the first time stands
+        # A feed's batch mixes old and new entries: only the new count.
+        assert store.add_posts([make_post(3), make_post(2), make_post(4)]) == 2
+        assert store.add_posts([]) == 0
+        assert store.count_posts() == 4
 
 
 def test_feed_state_tracks_validators_and_consecutive_failures(tmp_path: Path) -> None:

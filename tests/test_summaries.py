@@ -16,6 +16,7 @@ import hashlib
 import io
 import itertools
 import random
+import re
 import time
 import unicodedata
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ import feedparser
 import pytest
 
 from digest.config import FeedSettings
+from digest.fetch import summaries
 from digest.fetch.normalize import normalize_entries
 from digest.fetch.summaries import RULE_NAMES, clean_summary, readable
 from digest.models import Post
@@ -473,3 +475,49 @@ def test_cuts_fit_the_width_in_every_script(width: int) -> None:
 
 
 TAILS_TEXTS = [(summary, rule) for rule, summary, _ in TAILS]
+
+
+# --- the gates in front of the tail rules (speed only: never a different result) ------
+
+
+def test_every_tail_rule_has_a_gate() -> None:
+    """Each tail rule is skipped on texts without any string its pattern requires."""
+    assert len(summaries.TAIL_GATES) >= 9
+    for pattern, gate in summaries.TAIL_GATES:
+        assert gate, pattern[:80]
+
+
+def test_gates_fold_every_character_the_rules_match_case_insensitively() -> None:
+    """Any character `re.IGNORECASE` matches to a gate's character folds to it
+    (`str.lower` alone misses U+0130 İ, U+0131 ı, U+017F ſ, U+212A K)."""
+    wanted = sorted({ch for _, gate in summaries.TAIL_GATES for word in gate or () for ch in word})
+    everything = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+    anyone = re.compile("[" + "".join(map(re.escape, wanted)) + "]", re.IGNORECASE)
+    for m in anyone.finditer(everything):
+        x = m.group()
+        for ch in wanted:
+            if re.fullmatch(re.escape(ch), x, re.IGNORECASE):
+                assert summaries.gate_fold(x) == ch, (hex(ord(x)), ch)
+
+
+@pytest.mark.parametrize(
+    "summary",
+    [
+        "Markets rallied. This article originally appeared on Example News.",
+        "Markets rallied. Thİs artİcle orİgİnally appeared on Example News.",
+        "Markets rallied. ſee alſo: more",
+        "Markets rallied. Related: \u212aorea's chips",
+        "市场上涨。相关阅读：芯片",
+        "Markets rallied. READ MORE »",
+    ],
+)
+def test_a_gate_never_changes_what_a_rule_does(summary: str) -> None:
+    """Where a tail rule's own pattern matches, its gate lets the text through."""
+    folded = summaries.gate_fold(summary)
+    matched = 0
+    for pattern, words in summaries.TAIL_GATES:
+        ungated = re.compile(pattern, re.IGNORECASE | re.DOTALL)
+        if ungated.search(summary, max(0, len(summary) - summaries.TAIL_WINDOW)):
+            matched += 1
+            assert words is None or any(w in folded for w in words), (pattern[:60], summary)
+    assert matched  # each example is one some rule removes

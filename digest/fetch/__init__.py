@@ -14,3 +14,12 @@ standing for `digest feeds` (`status`). The only stage that touches the network.
 Never touches: what goes into an issue (`digest.editorial`), rendering, mail.
 Its one write is through `digest.state.store` (new posts, feed state).
 """
+
+import sys
+
+# httpx imports its command-line client whenever click, rich and pygments are
+# installed (rich is, for digest's console): ~50 ms of every gather's start, for
+# a tool digest never runs. A None entry makes that one import fail, and httpx
+# goes on without it (its own `except ImportError`). Here, because every module
+# of this stage that imports httpx is imported after its package.
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]

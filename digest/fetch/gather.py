@@ -1,6 +1,6 @@
 """Fetching every configured feed concurrently and storing the new posts.
 
-Owns: one `httpx.AsyncClient` per run over `digest.fetch.transport` (bounded
+Owns: one `digest.fetch.transport.FeedClient` per run (bounded
 concurrency, every connection address-checked), deciding what each feed's
 outcome is, what happens in the store because of it (posts, validators, gone,
 waiting, moved), the per-feed cap on new posts, and the per-run `GatherReport`.
@@ -33,7 +33,7 @@ as one error, and no feed is marked failed because of it.
 Concurrency: all network I/O and all store writes happen on the event-loop thread
 (the sqlite connection is not thread-safe); at most `concurrency` requests are
 in flight. Each body is parsed as soon as it arrives. feedparser is pure Python
-(~5-10 ms for a 20-item feed, plus ~2 ms to normalise) and would serialise the
+(~5-6 ms for a 20-item feed, plus ~4 ms to normalise and clean) and would serialise the
 whole run behind the GIL, so runs with `digest.fetch.workers.POOL_MIN_FEEDS` feeds or more parse in
 worker processes (started on the first 200, through a fork server) while the loop
 keeps the network busy; smaller runs parse inline. Numbers: benchmarks/gather.py.
@@ -48,8 +48,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import httpx
-
 from digest.config import FeedSettings, GatherSettings, Settings
 from digest.errors import FeedError
 from digest.fetch.addresses import AddressPolicy
@@ -59,9 +57,8 @@ from digest.fetch.fetcher import (
     Gone,
     Wait,
     fetch_feed,
-    vet_redirect,
 )
-from digest.fetch.transport import GuardedTransport
+from digest.fetch.transport import FeedClient, GuardedTransport
 from digest.fetch.workers import ParserPool, auto_workers
 from digest.logs import IN_SUMMARY
 from digest.models import FeedState, Post
@@ -180,16 +177,9 @@ async def gather_async(
     # Only a feed without validators is sure to send a body this run.
     bodies_expected = any(not (states[f.url].etag or states[f.url].last_modified) for f in polled)
     with ParserPool(workers, bodies_expected=bodies_expected) as parser:
-        async with httpx.AsyncClient(
-            transport=transport,
-            trust_env=False,
-            headers={"User-Agent": g.user_agent},
-            timeout=httpx.Timeout(g.timeout),
-            # Redirects are followed by hand (`digest.fetch.fetcher`), and every
-            # Location is vetted before httpx even parses it (`vet_redirect`).
-            follow_redirects=False,
-            event_hooks={"response": [vet_redirect]},
-        ) as client:
+        # Redirects are followed by hand (`digest.fetch.fetcher`), every Location
+        # vetted first (`digest.fetch.fetcher.vet_redirect`).
+        async with FeedClient(transport, user_agent=g.user_agent, timeout=g.timeout) as client:
             tasks = [
                 asyncio.create_task(run.one_feed(client, parser, feed, states[feed.url]))
                 for feed in settings.feeds
@@ -226,7 +216,7 @@ class _Run:
 
     async def one_feed(
         self,
-        client: httpx.AsyncClient,
+        client: FeedClient,
         parser: ParserPool,
         feed: FeedSettings,
         state: FeedState,

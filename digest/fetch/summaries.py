@@ -16,6 +16,11 @@ Every rule is general: it is written for a kind of artefact in every script
 (English, Japanese, Chinese both ways, Korean), never for one outlet, and it
 looks only at the head or the tail of a summary (`HEAD_WINDOW`,
 `TAIL_WINDOW` characters), so a 100 KB summary costs no more than a short one.
+Speed without a different result: a tail rule first looks for the strings its
+own pattern requires (read from the parsed pattern: `gate_strings`) and is
+skipped where none is there; a rule already run on the very text it would get
+is not run again; the title is compared letter by letter only as far as the
+summary still agrees with it. ~0.1 ms a summary instead of ~0.6 ms.
 The rules, in the order they run:
 
 - `label_prefix`: a label before the text: "总结:", "摘要：", "要約：", "概要:",
@@ -80,9 +85,12 @@ only punctuation therefore stays as it came.
 from __future__ import annotations
 
 import re
+import re._constants as sre_constants  # type: ignore[import-not-found]  # no stubs
+import re._parser as sre_parse  # type: ignore[import-not-found]  # no stubs
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 HEAD_WINDOW = 300  # characters of a summary's start that head rules look at
 TAIL_WINDOW = 1200  # characters of its end that tail rules look at
@@ -140,11 +148,95 @@ def _trim_start(text: str) -> str:
     return text.lstrip(_EDGE_JUNK).lstrip()
 
 
+def _required(node: Any) -> list[str] | None:
+    """Strings one of which every match of the parsed regex `node` contains, or
+    None when nothing is required (or the pattern is beyond this reading).
+
+    Read from the pattern itself, so it cannot disagree with it: runs of
+    literals in a sequence; a group's or a repeat's (at least once) own; a
+    branch's when each alternative has one. Zero-width parts (lookarounds,
+    `\b`, `^`) and character classes require nothing."""
+    if isinstance(node, list | sre_parse.SubPattern):
+        best: list[str] | None = None
+        run: list[str] = []
+        candidates: list[list[str]] = []
+        for op, av in node:
+            if op is sre_constants.LITERAL:
+                run.append(chr(av))
+                continue
+            if run:
+                candidates.append(["".join(run)])
+                run = []
+            if (found := _required((op, av))) is not None:
+                candidates.append(found)
+        if run:
+            candidates.append(["".join(run)])
+        for found in candidates:  # the one whose shortest string is longest
+            if best is None or min(map(len, found)) > min(map(len, best)):
+                best = found
+        return best
+    op, av = node
+    if op is sre_constants.BRANCH:
+        union: list[str] = []
+        for branch in av[1]:
+            found = _required(branch)
+            if found is None:
+                return None
+            union += found
+        return union
+    if op is sre_constants.SUBPATTERN:
+        return _required(av[3])
+    if op in (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT) and av[0] >= 1:
+        return _required(av[2])
+    return None
+
+
+# The characters that match an ASCII letter under `re.IGNORECASE` although
+# `str.lower` does not make them that letter (tests/test_summaries.py checks
+# every code point): folded to it before a gate looks for a rule's strings.
+SRE_ALIASES = {"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"}
+_ALIASES = str.maketrans(SRE_ALIASES)
+_last_folded: tuple[str, str] = ("", "")
+# Every tail rule's pattern and its gate strings, for tests/test_summaries.py.
+TAIL_GATES: list[tuple[str, tuple[str, ...] | None]] = []
+
+
+def gate_fold(text: str) -> str:
+    """`text` as the gates compare it: lower case, `SRE_ALIASES` folded."""
+    global _last_folded
+    if _last_folded[0] is not text:  # every gated rule asks for the same text in turn
+        aliased = not text.isascii() and any(alias in text for alias in SRE_ALIASES)
+        _last_folded = (text, (text.translate(_ALIASES) if aliased else text).lower())
+    return _last_folded[1]
+
+
+def gate_strings(pattern: str) -> tuple[str, ...] | None:
+    """Lower-case strings one of which is in (the `gate_fold` of) every text
+    where `pattern` matches case-insensitively; None when there are none."""
+    try:
+        found = _required(sre_parse.parse(pattern, re.IGNORECASE | re.DOTALL))
+    except Exception:  # the private parser changed shape: no gate, same results
+        return None
+    if not found or any(len(ch.lower()) != 1 for ch in "".join(found)):
+        return None
+    return tuple(dict.fromkeys(text.lower() for text in found))
+
+
 def _tail_rule(*patterns: str) -> Callable[[str, str], str]:
     """A rule removing the earliest match of `patterns` that runs to the end."""
-    tail = re.compile(r"(?:" + "|".join(patterns) + r")\s*$", re.IGNORECASE | re.DOTALL)
+    joined = r"(?:" + "|".join(patterns) + r")\s*$"
+    tail = re.compile(joined, re.IGNORECASE | re.DOTALL)
+    # Most summaries hold none of a rule's words: a few substring tests rule
+    # them out instead of trying the whole pattern at every position of the tail.
+    gate = gate_strings(joined)
+    TAIL_GATES.append((joined, gate))
 
     def apply(text: str, title: str) -> str:
+        if gate is not None:
+            # A match lies in the tail window, and so do the strings it requires.
+            folded = gate_fold(text[-TAIL_WINDOW:])
+            if not any(word in folded for word in gate):
+                return text
         m = tail.search(text, max(0, len(text) - TAIL_WINDOW))
         return _trim_end(text[: m.start()]) if m else text
 
@@ -327,6 +419,7 @@ def _cut_marker(text: str, title: str) -> str:
 _SEPARATORS = set("。．.！!？?：:｜|-–—―・/\\;；…」』】〕》>›»·•~〜")
 _SENTENCE_MARKS = set("。．.！!？?…")
 _FOLD_CACHE: dict[str, str] = {}
+_TITLE_CACHE: dict[str, str] = {}
 
 
 def _fold_char(ch: str) -> str:
@@ -356,11 +449,40 @@ def _few_words(rest: str) -> bool:
     return width <= FEW_COLUMNS and not sentence_ends(rest.rstrip(".!?。！？"))
 
 
+def _folded_title(title: str) -> str:
+    # The same title is asked for on every pass (and by every entry of a feed
+    # that repeats its title): one fold each.
+    wanted = _TITLE_CACHE.get(title)
+    if wanted is None:
+        wanted = _fold(title)[0]
+        if len(_TITLE_CACHE) >= 1024:
+            _TITLE_CACHE.clear()
+        _TITLE_CACHE[title] = wanted
+    return wanted
+
+
+def _starts_alike(window: str, wanted: str) -> bool:
+    """Whether the folded `window` and `wanted` agree as far as both go: folds
+    only until the first difference, which most summaries show at once."""
+    n = 0
+    for ch in window:
+        for c in _fold_char(ch):
+            if n == len(wanted):
+                return True
+            if c != wanted[n]:
+                return False
+            n += 1
+    return True
+
+
 def _title_repeat(text: str, title: str) -> str:
-    wanted, _ = _fold(title)
+    wanted = _folded_title(title)
     if not wanted:
         return text
     window = text[: len(title) * 3 + 64]
+    # Every outcome below but `text` needs one folded string to begin the other.
+    if not _starts_alike(window, wanted):
+        return text
     got, offsets = _fold(window)
     whole = len(window) == len(text)
     if whole and (
@@ -428,11 +550,18 @@ def clean_summary(summary: str, title: str) -> Cleaning:
     text = summary
     steps: list[Step] = []
     refused: list[str] = []
+    # Rules are pure in (text, title): one already run on this very text without
+    # changing it would not change it now (the rules after the last change in a
+    # pass need not run again at the start of the next).
+    settled: set[str] = set()
     for _ in range(MAX_PASSES):
         start = text
         for rule in RULES:
+            if rule.name in settled:
+                continue
             after = rule.apply(text, title).strip()
             if after == text:
+                settled.add(rule.name)
                 continue
             if rule.name == TITLE_RULE and not after:
                 steps.append(Step(rule.name, text, ""))
@@ -440,9 +569,11 @@ def clean_summary(summary: str, title: str) -> Cleaning:
             if not readable(after):
                 if rule.name not in refused:
                     refused.append(rule.name)
+                settled.add(rule.name)
                 continue
             steps.append(Step(rule.name, text, after))
             text = after
+            settled = set()
         if text == start:
             break
     return Cleaning(summary, text, tuple(steps), tuple(refused))

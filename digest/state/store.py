@@ -417,26 +417,30 @@ class Store(LedgerQueries, ReaderQueries, EditorialQueries):
         A post seen again keeps its first-seen time and published time; its title,
         summary and link follow the feed (feeds fix typos).
         """
-        new = 0
+        rows = [post_values(p) for p in posts]
+        if not rows:
+            return 0
         with self._tx() as db:
-            for p in posts:
-                cur = db.execute(
-                    """
-                    INSERT INTO posts (feed_url, post_id, url, title, summary, published,
-                                       first_seen, language, date_from_feed)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (feed_url, post_id) DO NOTHING
-                    """,
-                    post_values(p),
+            # One statement each for the batch (a feed's entries): executemany
+            # keeps the loop in C, which counts at 1,000 feeds × 25 entries.
+            before = db.total_changes
+            db.executemany(
+                """
+                INSERT INTO posts (feed_url, post_id, url, title, summary, published,
+                                   first_seen, language, date_from_feed)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (feed_url, post_id) DO NOTHING
+                """,
+                rows,
+            )
+            new = db.total_changes - before
+            if new < len(rows):  # some were seen before: follow the feed's fixes
+                db.executemany(
+                    "UPDATE posts SET url = ?3, title = ?4, summary = ?5 "
+                    "WHERE feed_url = ?1 AND post_id = ?2 "
+                    "AND (url IS NOT ?3 OR title IS NOT ?4 OR summary IS NOT ?5)",
+                    [r[:5] for r in rows],
                 )
-                if cur.rowcount:
-                    new += 1
-                else:
-                    db.execute(
-                        "UPDATE posts SET url = ?, title = ?, summary = ? "
-                        "WHERE feed_url = ? AND post_id = ?",
-                        (p.url, p.title, p.summary, p.feed_url, p.post_id),
-                    )
         return new
 
     def posts_between(self, start: datetime, end: datetime) -> list[Post]:
