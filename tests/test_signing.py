@@ -184,6 +184,30 @@ def test_both_signatures_verify_and_fold(
     assert whole_body_hash(b"\r\n\r\n") == whole_body_hash(b"")
 
 
+def test_the_signature_head_made_once_a_second_fits_each_message(
+    key_pair: tuple[bytes, bytes], ed_key_pair: tuple[bytes, bytes]
+) -> None:
+    """The DKIM-Signature head (up to bh=) is reused within one second for the same
+    signed headers: a message with other headers, or in the next second, gets its
+    own h= and t=, and every one verifies with dkimpy."""
+    (pem, record), (ed_pem, ed_record) = key_pair, ed_key_pair
+    signer = Signer(ED, pem, ed_pem)
+    lookup = dns(record, ed_record)
+    body = b"the same body\r\n"
+    with_subject = b"From: a@example.com\r\nTo: b@example.org\r\nSubject: hi\r\n"
+    without = b"From: a@example.com\r\nTo: c@example.org\r\n"
+    cases = [(with_subject, 1_795_000_000.2), (without, 1_795_000_000.7)]
+    cases += [(with_subject, 1_795_000_000.9), (with_subject, 1_795_000_001.1)]
+    for headers, now in cases:
+        signatures = signer.signatures(headers, whole_body_hash(body), now=now)
+        data = signatures + headers + b"\r\n" + body
+        assert verify_all(data, lookup) == 2
+        assert signatures.count(b"t=%d;" % int(now)) == 2
+        h = re.search(rb"h=([^;]*);", signatures.replace(b"\r\n ", b""))
+        assert h is not None
+        assert (b"subject" in h.group(1)) == (b"Subject" in headers)
+
+
 def test_an_ed25519_seed_in_dknewkey_form_is_accepted(key_pair: tuple[bytes, bytes]) -> None:
     pem, record = key_pair
     key = ed25519.Ed25519PrivateKey.generate()
