@@ -135,12 +135,13 @@ def test_json_log_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
 
 
 @pytest.mark.network
-def test_demo_serve_lets_a_reader_sign_up_on_loopback(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", ["SIGINT", "SIGTERM"])
+def test_demo_serve_lets_a_reader_sign_up_on_loopback(tmp_path: Path, stop: str) -> None:
     """`digest demo --serve`: after the demo, its pages answer on 127.0.0.1 and a
-    signup's confirmation mail lands in received/, linking to those pages."""
+    signup's confirmation mail lands in received/, linking to those pages; Ctrl-C
+    or SIGTERM (systemd's stop) ends it cleanly, exit 0."""
     import re
     import signal
-    import subprocess
 
     import httpx
 
@@ -182,7 +183,7 @@ def test_demo_serve_lets_a_reader_sign_up_on_loopback(tmp_path: Path) -> None:
             assert len(mails) == 1
             text = mails.pop().read_text("utf-8", errors="replace")
             assert base.group(1) + "confirm?token=" in text.replace("=\n", "")
-            proc.send_signal(signal.SIGINT)
+            proc.send_signal(getattr(signal, stop))
             _, err = proc.communicate(timeout=30)
             assert proc.returncode == 0 and "digest demo: stopped" in err
         finally:

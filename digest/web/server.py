@@ -14,6 +14,8 @@ Doesn't own: the routes (`digest.web.app`).
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -76,17 +78,30 @@ def serve(
     base_path: str | None = None,
     ready: Callable[[str], None] | None = None,
 ) -> None:
-    """Serve until SIGINT/SIGTERM. `ready` gets the URL once the socket listens."""
+    """Serve until SIGINT/SIGTERM. `ready` gets the URL once the socket listens.
+
+    SIGTERM (systemd's stop, `kill`) stops it as Ctrl-C does: waitress finishes
+    the requests in hand (a signup's write and its mail) before the process
+    ends, rather than being cut off mid-request."""
     server = make_server(settings, secrets, host=host, port=port, base_path=base_path)
     address = server.effective_host, server.effective_port
     shown = f"[{address[0]}]" if ":" in str(address[0]) else address[0]
     prefix = settings.web.base_path if base_path is None else base_path.rstrip("/")
     url = f"http://{shown}:{address[1]}{prefix}/"
+    previous = None
+    if threading.current_thread() is threading.main_thread():  # signals reach only it
+        previous = signal.signal(signal.SIGTERM, _interrupt)
     if ready is not None:
         ready(url)
     try:
-        server.run()
+        server.run()  # on KeyboardInterrupt, waitress waits for its tasks, then returns
     except KeyboardInterrupt:
         pass
     finally:
         server.close()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
