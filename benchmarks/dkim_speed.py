@@ -49,7 +49,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from delivery import WEEK, World, make_world, utc_now, verdict  # noqa: E402
+from sendworld import WEEK, World, make_world, utc_now, verdict  # noqa: E402
 
 from digest.config import load_settings  # noqa: E402
 from digest.credentials import ENV_SECRET, load_secrets  # noqa: E402

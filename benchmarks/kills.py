@@ -45,7 +45,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from delivery import WEEK, World, digest_cli, make_world, verdict  # noqa: E402
+from sendworld import WEEK, World, digest_cli, make_world, verdict  # noqa: E402
 
 from digest.credentials import ENV_SECRET  # noqa: E402
 from digest.loopback.mailsink import SinkProcess  # noqa: E402

@@ -46,7 +46,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from delivery import (  # noqa: E402  (a sibling benchmark: the same world and send)
+from sendworld import (  # noqa: E402  (a sibling module: the same world and send)
     PYTHON,
     World,
     make_world,
