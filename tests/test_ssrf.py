@@ -410,3 +410,22 @@ def test_https_to_http_is_refused(
     assert down.status == FAILED
     assert down.error == f"refused: redirect from https to http ({plain.url('/feed.xml')})"
     assert feed.status == OK and feed.new_posts == 1  # https itself works (SNI, CA, Host)
+
+
+@pytest.mark.network
+def test_a_certificate_no_trusted_ca_signed_is_refused(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The same server as above, but its test CA is not trusted: TLS must fail,
+    # and the feed is reported, never read.
+    routes = {"/feed.xml": (200, {"Content-Type": "application/rss+xml"}, FEED)}
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    with tls_server(tmp_path, routes) as port:
+        url = f"https://127.0.0.1:{port}/feed.xml"
+        report = gather(settings([url], allow_private=["127.0.0.1"]), store, NOW)
+    (result,) = report.results
+    assert result.status == FAILED
+    assert result.error == (
+        "failed: TLS certificate not accepted (unable to get local issuer certificate)"
+    ), result.error
+    assert store.count_posts() == 0

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -239,7 +240,10 @@ async def _one_hop(
         raise FeedError(feed_url, f"failed: timed out after {g.timeout:g} s") from None
     except ResolveError:
         raise FeedError(feed_url, "failed: cannot resolve the host name") from None
-    except httpx.ConnectError:
+    except httpx.ConnectError as e:
+        tls = _tls_trouble(e)
+        if tls:  # the operator's to act on (a CA to trust, a site to tell): say which
+            raise FeedError(feed_url, f"failed: {tls}") from None
         # No OS detail ("connection refused", "no route"): the same words for all.
         raise FeedError(feed_url, "failed: cannot connect") from None
     except httpx.HTTPError as e:
@@ -295,3 +299,18 @@ async def _request(
             chunks.append(chunk)
         response_headers = {k.lower(): v for k, v in r.headers.items()}
         return _Hop(status=200, headers=response_headers, body=b"".join(chunks))
+
+
+def _tls_trouble(error: BaseException) -> str:
+    """Why TLS refused the server, from the exception's causes; "" if it did not."""
+    seen: BaseException | None = error
+    for _ in range(8):  # httpx → httpcore → ssl: a short chain
+        if seen is None:
+            break
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            why = seen.verify_message or "not verified"
+            return f"TLS certificate not accepted ({why})"
+        if isinstance(seen, ssl.SSLError):
+            return "TLS handshake failed"
+        seen = seen.__cause__ or seen.__context__
+    return ""
