@@ -429,3 +429,21 @@ def test_a_certificate_no_trusted_ca_signed_is_refused(
         "failed: TLS certificate not accepted (unable to get local issuer certificate)"
     ), result.error
     assert store.count_posts() == 0
+
+
+@pytest.mark.network
+def test_a_certificate_for_another_name_is_refused(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Trusted CA, but the certificate names 127.0.0.1, not "localhost".
+    routes = {"/feed.xml": (200, {"Content-Type": "application/rss+xml"}, FEED)}
+    with tls_server(tmp_path, routes) as port:
+        monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))
+        url = f"https://localhost:{port}/feed.xml"
+        report = gather(settings([url], allow_private=["127.0.0.1", "::1"]), store, NOW)
+    (result,) = report.results
+    assert result.status == FAILED
+    assert (result.error or "").startswith(
+        "failed: TLS certificate not accepted (Hostname mismatch"
+    )
+    assert store.count_posts() == 0
