@@ -61,6 +61,10 @@ class FeedError(DigestError):
         self.reason = reason
 
 
+class ListenError(DigestError):
+    """`digest serve` cannot listen on its host and port; the message says which."""
+
+
 class AddressError(DigestError):
     """A subscriber address was refused; the message says why."""
 

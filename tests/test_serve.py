@@ -9,6 +9,7 @@ the honeypot, and whether the answer tells who is subscribed.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -387,3 +388,32 @@ def test_the_archive_is_served_and_nothing_outside_it(make_site: Callable[..., S
     headers = site.client.get("/subscribe").headers
     assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
     assert headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_a_port_in_use_is_one_line_with_a_hint(
+    write_config: Callable[..., tuple[Path, Settings]], smtp_sink: SmtpSink
+) -> None:
+    # As a user meets it: the command, in a process of its own (waitress leaves
+    # its half-made server to the garbage collector when the bind fails, and the
+    # process exits right after).
+    import socket
+    import subprocess
+    import sys
+
+    config, _ = write_config(_config(smtp_sink))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "digest", "--config", str(config), "serve", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "DIGEST_SECRET": "x" * 40},
+        )
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.endswith(
+        f"digest: error: cannot listen on 127.0.0.1:{port}: Address already in use\n"
+        "  hint: another program listens there: choose another port with --port\n"
+    ), done.stderr

@@ -13,6 +13,7 @@ Doesn't own: the routes (`digest.web.app`).
 
 from __future__ import annotations
 
+import errno
 import logging
 import signal
 import threading
@@ -25,6 +26,7 @@ from waitress.server import BaseWSGIServer, MultiSocketServer
 
 from digest.config import Settings
 from digest.credentials import Secrets
+from digest.errors import ListenError
 from digest.web.app import MAX_BODY, create_app
 
 log = logging.getLogger(__name__)
@@ -66,7 +68,17 @@ def make_server(
         options["trusted_proxy"] = "*" if "*" in proxies else " ".join(proxies)
         options["trusted_proxy_count"] = 1
         options["trusted_proxy_headers"] = FORWARDED_HEADERS
-    return waitress.create_server(app, **options)
+    try:
+        return waitress.create_server(app, **options)
+    except OSError as e:
+        hints = {
+            errno.EADDRINUSE: "another program listens there: choose another port with --port",
+            errno.EACCES: "ports under 1024 need privileges: use a higher one (behind a proxy)",
+            errno.EADDRNOTAVAIL: "no interface of this machine has that address: check --host",
+        }
+        raise ListenError(
+            f"cannot listen on {host}:{port}: {e.strerror or e}", hint=hints.get(e.errno or 0)
+        ) from e
 
 
 def serve(
