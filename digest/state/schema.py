@@ -23,7 +23,33 @@ SCHEMA_VERSION = 5
 # The whole schema of a new database, at SCHEMA_VERSION. An existing database is
 # brought up to it by MIGRATIONS, one step per version; a test checks that both
 # paths give the same tables.
-SCHEMA = """
+# Schema 5's tables (`digest edit`): the same text creates them in a new
+# database and in the migration from 4, so the two cannot drift apart.
+_EDITORIAL_TABLES = """-- An editor's decisions about a week's issue (`digest edit`), kept until the
+-- week is sent and applied at every build of it. One row per week the editor
+-- saved: the note, and whether the lead stories are the editor's choice.
+CREATE TABLE editorial_weeks (
+    week        TEXT PRIMARY KEY,
+    note        TEXT NOT NULL DEFAULT '',  -- Markdown; '' = none
+    tops_chosen INTEGER NOT NULL DEFAULT 0,  -- 1: the lead stories are the 'top' rows
+    saved_at    TEXT NOT NULL
+);
+-- One row per story the editor decided something about, named by its stable
+-- id (`digest.models.story_key`: its main post's canonical URL, hashed), so a
+-- decision survives rebuilds and new reports of the story.
+CREATE TABLE editorial_stories (
+    week     TEXT NOT NULL REFERENCES editorial_weeks (week) ON DELETE CASCADE,
+    story    TEXT NOT NULL,
+    action   TEXT NOT NULL CHECK (action IN ('pick', 'drop', 'top')),
+    section  TEXT NOT NULL DEFAULT '',  -- '' = as classified
+    position INTEGER,                  -- its place in the section; NULL = ranked
+    lead     INTEGER,                  -- 'top': its place among the lead stories
+    PRIMARY KEY (week, story)
+);
+"""
+
+SCHEMA = (
+    """
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,                -- e.g. installed_at: the first run's time
     value TEXT NOT NULL
@@ -150,28 +176,9 @@ CREATE TABLE deliveries (
 );
 CREATE INDEX deliveries_by_status ON deliveries (week, status);
 
--- An editor's decisions about a week's issue (`digest edit`), kept until the
--- week is sent and applied at every build of it. One row per week the editor
--- saved: the note, and whether the lead stories are the editor's choice.
-CREATE TABLE editorial_weeks (
-    week        TEXT PRIMARY KEY,
-    note        TEXT NOT NULL DEFAULT '',  -- Markdown; '' = none
-    tops_chosen INTEGER NOT NULL DEFAULT 0,  -- 1: the lead stories are the 'top' rows
-    saved_at    TEXT NOT NULL
-);
--- One row per story the editor decided something about, named by its stable
--- id (`digest.models.story_key`: its main post's canonical URL, hashed), so a
--- decision survives rebuilds and new reports of the story.
-CREATE TABLE editorial_stories (
-    week     TEXT NOT NULL REFERENCES editorial_weeks (week) ON DELETE CASCADE,
-    story    TEXT NOT NULL,
-    action   TEXT NOT NULL CHECK (action IN ('pick', 'drop', 'top')),
-    section  TEXT NOT NULL DEFAULT '',  -- '' = as classified
-    position INTEGER,                  -- its place in the section; NULL = ranked
-    lead     INTEGER,                  -- 'top': its place among the lead stories
-    PRIMARY KEY (week, story)
-);
 """
+    + _EDITORIAL_TABLES
+)
 
 # MIGRATIONS[n] takes a database from version n to n + 1.
 MIGRATIONS: dict[int, str] = {
@@ -290,28 +297,7 @@ CREATE TABLE inbox_seen (
     outcome TEXT NOT NULL
 );
 """,
-    4: """-- An editor's decisions about a week's issue (`digest edit`), kept until the
--- week is sent and applied at every build of it. One row per week the editor
--- saved: the note, and whether the lead stories are the editor's choice.
-CREATE TABLE editorial_weeks (
-    week        TEXT PRIMARY KEY,
-    note        TEXT NOT NULL DEFAULT '',  -- Markdown; '' = none
-    tops_chosen INTEGER NOT NULL DEFAULT 0,  -- 1: the lead stories are the 'top' rows
-    saved_at    TEXT NOT NULL
-);
--- One row per story the editor decided something about, named by its stable
--- id (`digest.models.story_key`: its main post's canonical URL, hashed), so a
--- decision survives rebuilds and new reports of the story.
-CREATE TABLE editorial_stories (
-    week     TEXT NOT NULL REFERENCES editorial_weeks (week) ON DELETE CASCADE,
-    story    TEXT NOT NULL,
-    action   TEXT NOT NULL CHECK (action IN ('pick', 'drop', 'top')),
-    section  TEXT NOT NULL DEFAULT '',  -- '' = as classified
-    position INTEGER,                  -- its place in the section; NULL = ranked
-    lead     INTEGER,                  -- 'top': its place among the lead stories
-    PRIMARY KEY (week, story)
-);
-""",
+    4: _EDITORIAL_TABLES,
 }
 
 
