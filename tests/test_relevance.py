@@ -29,6 +29,9 @@ def relevance() -> Relevance:
         ("Travel agency opens in Seoul", "", False),  # "agency" is not "agent"
         # A column tag is not the story: "[AI 아나운서]" is a newscast's name.
         ("[AI 아나운서] 이더리움 역대급 급락", "비트코인 시장 동향", False),
+        # ...but a column about AI counts like a weak word, beside a second keyword.
+        ("[피지컬AI와 윤리] 킬러 로봇의 최종 통제권", "자율 무기와 딥러닝의 책임", True),
+        ("[AI 아나운서] 이더리움 역대급 급락", "AI가 읽어 주는 시장 동향", False),
         # The summary must name the topic twice, in two words, to carry a story.
         ("New phone launches", "It ships with an AI assistant.", False),
         ("New phone launches", "Its AI assistant runs a small language model on device.", True),

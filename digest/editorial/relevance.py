@@ -10,7 +10,8 @@ A story is about the topic when its title (the first story of a "A；B" title,
 without a leading "[tag]" or "【tag】", which names a column, not the story:
 "[AI 아나운서]" is a newscast's name) names one of the topic's keywords, or its
 summary names two different ones (one passing mention in a long summary, or
-one word repeated, is not what a story is about).
+one word repeated, is not what a story is about). A keyword in the column's
+name counts like a weak word (below): "[피지컬AI와 윤리]" is a series on AI.
 
 Some words are AI vocabulary only beside another: a GPU, 算力 or a humanoid
 robot is as often a gaming card, a phone chip or a factory arm; "benchmark",
@@ -82,15 +83,19 @@ class Relevance:
         matcher = self._matchers.get(topic)
         if matcher is None:
             raise KeyError(f"no keywords for topic {topic!r}")
-        head, rest = split_title(_LEADING_TAG.sub("", title))
+        tag = _LEADING_TAG.match(title)
+        head, rest = split_title(title[tag.end() :] if tag else title)
         in_title = _keywords(matcher, head)
         if any(not weak for weak in in_title.values()):
             return True
         text = rest + "\n" + summary[:SUMMARY_CHARS]
         in_summary = _keywords(matcher, text)
-        if in_title:
+        # A column's name counts like a weak word: "[피지컬AI와 윤리] 킬러 로봇…" is
+        # a series on AI, "[AI 아나운서]" a newscast read by an AI about anything.
+        in_tag = _keywords(matcher, tag.group()) if tag else {}
+        if in_title or in_tag:
             # A weak word in the title ("GPU", "humanoid") needs a second word.
-            return len(in_title.keys() | in_summary.keys()) >= 2
+            return len(in_tag.keys() | in_title.keys() | in_summary.keys()) >= 2
         # Two different keywords: a summary that says "AI" twice about a phone's
         # camera is still a phone story; "AI" beside "GPU" is a chip story.
         return sum(1 for weak in in_summary.values() if not weak) >= SUMMARY_HITS
