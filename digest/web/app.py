@@ -74,6 +74,9 @@ log = logging.getLogger(__name__)
 
 MAX_BODY = 16 * 1024  # a form is a few hundred bytes; a larger body is refused unread
 MAX_TOKEN = 128  # characters; a longer token is not ours
+# Fields in one request's query and form together: a link or form of ours has at
+# most five (the preferences form); a request with many more is not one of ours.
+MAX_FIELDS = 16
 ONE_CLICK = "List-Unsubscribe=One-Click"
 
 # Headers on every answer: no scripts at all, no framing, and a token in a URL
@@ -94,6 +97,17 @@ class _SessionCookies(SecureCookieSessionInterface):
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(request.is_secure)
+
+
+def _one_token() -> str:
+    """The request's token, from its query or its form; "" when there is none, or
+    more than one (two tokens are ambiguous: the first must not quietly win, as a
+    one-click POST naming two readers would unsubscribe one of them), or the
+    request carries more than `MAX_FIELDS` fields."""
+    if len(request.args) + len(request.form) > MAX_FIELDS:
+        return ""
+    tokens = request.values.getlist("token")
+    return tokens[0] if len(tokens) == 1 else ""
 
 
 class _Stores(threading.local):
@@ -299,7 +313,7 @@ def create_app(
         return html("page_message.html.j2", checked)
 
     def confirm_token() -> tuple[Subscriber | None, str]:
-        token = request.values.get("token", "")
+        token = _one_token()
         if not token or len(token) > MAX_TOKEN:
             return None, "invalid"
         with store() as s:
@@ -350,7 +364,7 @@ def create_app(
         )
 
     def token_subscriber(purpose: str) -> Subscriber | None:
-        token = request.values.get("token", "")
+        token = _one_token()
         if not token or len(token) > MAX_TOKEN:
             return None
         with store() as s:
