@@ -250,6 +250,25 @@ def config_path(cli_value: str | None) -> Path:
     return next((p for p in DEFAULT_CONFIG_PATHS if p.is_file()), DEFAULT_CONFIG_PATHS[0])
 
 
+PORT_HINT = "a port is 1 to 65535: 587 for starttls, 465 for ssl, 25 for none"
+# The slips behind most TOML syntax errors, for the hint under one.
+TOML_HINT = (
+    'look at that line and the one before: text needs quotes (title = "…"), a quote '
+    "or bracket may be left open, a key may be written twice, and a [table] or "
+    "[[feeds]] header stands on a line of its own"
+)
+
+
+def _where_looked(path: Path) -> str:
+    """Why that file, for a stranger in the wrong folder (cron starts in $HOME) or
+    with a stale $DIGEST_CONFIG: " (named by $DIGEST_CONFIG)", " (looked in /x)"."""
+    if os.environ.get(ENV_CONFIG) == str(path):
+        return f" (named by ${ENV_CONFIG})"
+    if path.is_absolute():
+        return ""
+    return f" (looked in {Path.cwd()})"
+
+
 def load_settings(path: Path) -> Settings:
     """Read and validate the whole config file. Raises `ConfigError`."""
     name = str(path)
@@ -257,10 +276,19 @@ def load_settings(path: Path) -> Settings:
         raw = path.read_bytes()
     except FileNotFoundError as e:
         raise ConfigError(
-            "config file not found",
+            "config file not found" + _where_looked(path),
             file=name,
             hint="write one with `digest init DIR` (then pass --config DIR/digest.toml, "
             "or run digest in DIR), or set $DIGEST_CONFIG",
+        ) from e
+    except IsADirectoryError as e:
+        inside = path / DEFAULT_CONFIG_PATHS[0]
+        raise ConfigError(
+            "cannot read config file: Is a directory",
+            file=name,
+            hint=f"--config and ${ENV_CONFIG} name the file itself: {inside}"
+            if inside.is_file()
+            else f"--config and ${ENV_CONFIG} name the file itself, e.g. DIR/digest.toml",
         ) from e
     except OSError as e:
         raise ConfigError(f"cannot read config file: {e.strerror}", file=name) from e
@@ -269,7 +297,7 @@ def load_settings(path: Path) -> Settings:
     except UnicodeDecodeError as e:
         raise ConfigError("config file is not UTF-8", file=name) from e
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"not valid TOML: {e}", file=name) from e
+        raise ConfigError(f"not valid TOML: {e}", file=name, hint=TOML_HINT) from e
     settings = parse_settings(data, source=path)
     check_paths(settings)
     return settings
@@ -297,17 +325,21 @@ def check_paths(settings: Settings) -> None:
     for key, folder in folders:
         problem = _unwritable_folder(folder)
         if problem:
-            raise ConfigError(
-                problem,
-                file=file,
-                key=key,
-                hint=f"create it, or give the user running digest (uid {os.geteuid()}) "
-                "write permission, or name another folder",
+            hint = (
+                f"give the user running digest (uid {os.geteuid()}) write permission "
+                "there, or name another folder"
+                if problem.endswith("not writable")
+                else f"point {key} at a folder (digest creates a missing one), "
+                "or move the file away"
             )
+            raise ConfigError(problem, file=file, key=key, hint=hint)
     db = settings.storage_path
     if db.is_dir():
         raise ConfigError(
-            f"{db} is a folder; name the database file", file=file, key="storage.path"
+            f"{db} is a folder; name the database file",
+            file=file,
+            key="storage.path",
+            hint=f'name a file in it, e.g. path = "{db.name}/digest.sqlite3"',
         )
     if db.exists() and not os.access(db, os.R_OK | os.W_OK):
         raise ConfigError(
@@ -517,7 +549,7 @@ def parse_settings(data: Mapping[str, Any], source: Path) -> Settings:
             raise s.error("security", f"{security!r} is not one of {', '.join(SECURITY_MODES)}")
         port = s.take("port", int, DEFAULT_PORTS[security])
         if not 0 < port < 65536:
-            raise s.error("port", f"{port} is not a TCP port")
+            raise s.error("port", f"{port} is not a TCP port", hint=PORT_HINT)
         smtp = SmtpSettings(
             host=s.text("host"),
             from_addr=from_address(s, s.text("from")),
@@ -704,7 +736,9 @@ def _parse_inbox(t: Table) -> InboxSettings:
             )
     port = t.take("port", int, 993)
     if not 0 < port < 65536:
-        raise t.error("port", f"{port} is not a TCP port")
+        raise t.error(
+            "port", f"{port} is not a TCP port", hint="a port is 1 to 65535; IMAP over TLS is 993"
+        )
     inbox = InboxSettings(
         host=t.text("host"),
         username=t.text("username"),

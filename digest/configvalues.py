@@ -4,7 +4,9 @@ Owns: `Table` (takes known keys with their types, then refuses leftovers with a
 "did you mean" hint) and the parsers of values that several tables share:
 country codes, http(s) URLs, IP networks, durations, paths relative to the
 config file, From addresses. Each raises `ConfigError` naming the key and the
-file. Doesn't own: which keys exist or their defaults (`digest.config`).
+file, with a hint saying how to write it right (`type_hint`: the quotes TOML
+reads a type from; `code_for_name`: the code of a country written by name).
+Doesn't own: which keys exist or their defaults (`digest.config`).
 
 Every string value is refused when it holds a line break, a control character
 or a bidirectional control (`unsafe_character`): such strings reach headers
@@ -74,9 +76,17 @@ class Table:
         value = self.data.pop(name)
         # bool is an int in Python; a config that says `port = true` is still wrong.
         if isinstance(value, bool) and kind is not bool:
-            raise self.error(name, f"expected {kind_name(kind)}, got a boolean")
+            raise self.error(
+                name,
+                f"expected {kind_name(kind)}, got a boolean",
+                hint=type_hint(name, kind, value),
+            )
         if not isinstance(value, kind):
-            raise self.error(name, f"expected {kind_name(kind)}, got {type(value).__name__}")
+            raise self.error(
+                name,
+                f"expected {kind_name(kind)}, got {type(value).__name__}",
+                hint=type_hint(name, kind, value),
+            )
         for item in value if isinstance(value, list) else [value]:
             problem = unsafe_character(item) if isinstance(item, str) else None
             if problem:
@@ -100,6 +110,24 @@ class Table:
                 else ("known keys: " + ", ".join(sorted(self.known)))
             )
             raise self.error(extra, "unknown key", hint=hint)
+
+
+def type_hint(name: str, kind: type | tuple[type, ...], value: Any) -> str:
+    """How to write `value` as `kind` in TOML, where quotes decide the type: the
+    usual slip is a number or true/false in quotes, or a word without them."""
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if isinstance(value, str):
+        text = value.strip()
+        if (int in kinds or float in kinds) and re.fullmatch(r"[+-]?\d+(\.\d+)?", text):
+            return f"write the number without quotes: {name} = {text}"
+        if bool in kinds and text.lower() in ("true", "false"):
+            return f"write it without quotes, in lower case: {name} = {text.lower()}"
+        if list in kinds:
+            return f'write a list, even of one: {name} = ["{text}"]'
+    if str in kinds and isinstance(value, (bool, int, float)):
+        shown = str(value).lower() if isinstance(value, bool) else str(value)
+        return f'put it in quotes: {name} = "{shown}"'
+    return f"write {kind_name(kind)}; the example config `digest init` writes shows each key"
 
 
 def kind_name(kind: type | tuple[type, ...]) -> str:
@@ -134,18 +162,56 @@ def country_code(table: Table, name: str, value: str) -> str:
     if code in _COMMON_TERRITORIES:
         return code
     if len(code) != 2 or not code.isalpha() or code not in known_territories():
+        meant = code_for_name(value)
         raise table.error(
             name,
             f"{value!r} is not an ISO 3166 country code",
-            hint="use two letters such as KR, JP, CN, HK, TW, SG, IN, AE",
+            hint=f'write its code: "{meant}"'
+            if meant
+            else "use two letters such as KR, JP, CN, HK, TW, SG, IN, AE",
         )
     return code
+
+
+# Short forms people name a country by where CLDR's name is the long one (also
+# OPML folders: digest.cli.opml).
+COUNTRY_SHORT_NAMES = {
+    "KR": ("Korea", "S. Korea", "한국", "韓國"),
+    "HK": ("Hong Kong", "香港", "홍콩"),
+    "AE": ("UAE", "U.A.E.", "Emirates"),
+    "CN": ("PRC", "Mainland China"),
+    "US": ("USA", "U.S.", "US of A"),
+    "GB": ("UK", "U.K.", "Britain"),
+}
+COUNTRY_NAME_LOCALES = ("en", "ja", "zh_Hans", "zh_Hant", "ko")
+
+
+def code_for_name(name: str) -> str | None:
+    """The ISO 3166 code of a country written by its name ("Japan", "日本", "台灣",
+    "Korea", "UK"), or None. Only for an error's hint: it loads five CLDR locales."""
+    from babel import Locale
+
+    wanted = name.strip().casefold()
+    for code, shorts in COUNTRY_SHORT_NAMES.items():
+        if wanted in (s.casefold() for s in shorts):
+            return code
+    for locale in COUNTRY_NAME_LOCALES:
+        for code, full in Locale.parse(locale).territories.items():
+            if len(code) == 2 and code.isalpha() and full.casefold() == wanted:
+                return str(code)
+    return None
 
 
 def http_url(table: Table, name: str, value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise table.error(name, f"{value!r} is not an http(s) URL")
+        bare = value.strip()
+        hint = (
+            f'write the whole address, with its scheme: "https://{bare}"'
+            if not parts.scheme and bare and not bare.startswith("/") and "." in bare
+            else "write an address starting with https:// (or http://)"
+        )
+        raise table.error(name, f"{value!r} is not an http(s) URL", hint=hint)
     return value
 
 

@@ -43,6 +43,7 @@ COMMANDS = [
     ["deliveries", "settle"],
     ["explain"],
     ["completion"],
+    ["help"],
 ]
 
 
@@ -100,6 +101,40 @@ def test_missing_config_is_a_clear_error(
 ) -> None:
     assert main(["--config", str(tmp_path / "none.toml"), "gather"]) == 2
     assert "config file not found" in capsys.readouterr().err
+
+
+def test_a_missing_config_says_where_digest_looked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Started in the wrong folder (cron starts in $HOME): the folder is named.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DIGEST_CONFIG", raising=False)
+    assert main(["subscribers", "list"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == f"digest: error: digest.toml: config file not found (looked in {tmp_path})"
+    assert err[1].startswith("  hint: write one with `digest init DIR`")
+    # A stale $DIGEST_CONFIG: said, or the stranger looks for a --config they never gave.
+    monkeypatch.setenv("DIGEST_CONFIG", str(tmp_path / "old" / "digest.toml"))
+    assert main(["subscribers", "list"]) == 2
+    assert capsys.readouterr().err.startswith(
+        f"digest: error: {tmp_path / 'old' / 'digest.toml'}: config file not found "
+        "(named by $DIGEST_CONFIG)\n"
+    )
+
+
+def test_a_folder_given_as_the_config_names_the_file_in_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--config", str(tmp_path), "gather"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"digest: error: {tmp_path}: cannot read config file: Is a directory",
+        "  hint: --config and $DIGEST_CONFIG name the file itself, e.g. DIR/digest.toml",
+    ]
+    (tmp_path / "digest.toml").write_text("", encoding="utf-8")
+    assert main(["--config", str(tmp_path), "gather"]) == 2
+    assert capsys.readouterr().err.splitlines()[1] == (
+        f"  hint: --config and $DIGEST_CONFIG name the file itself: {tmp_path / 'digest.toml'}"
+    )
 
 
 @pytest.mark.network

@@ -291,6 +291,65 @@ def test_a_command_like_none_lists_them(capsys: pytest.CaptureFixture[str]) -> N
     assert "unknown command 'xyzzy' (one of: gather, build, " in err and "did you mean" not in err
 
 
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        # argparse alone took "x.toml" for the command: "unknown command 'x.toml'"
+        (["--cofnig", "x.toml", "gather"], "digest: error: unrecognized arguments: --cofnig "
+         "(did you mean '--config'?)"),
+        (["send", "--weak", "2026-W47"], "digest send: error: unrecognized arguments: --weak "
+         "(did you mean '--week'?)"),
+        (["send", "--week=2026-W47", "--dryrun"], "(did you mean '--dry-run'?)"),
+        (["feeds", "add", "https://example-news.jp/feed.xml", "--nmae", "N"],
+         "digest feeds add: error: unrecognized arguments: --nmae (did you mean '--name'?)"),
+        (["--log-formt", "json", "feeds"], "(did you mean '--log-format'?)"),
+        (["gather", "--zzzzzz"], "digest gather: error: unrecognized arguments: --zzzzzz"),
+    ],
+)  # fmt: skip
+def test_a_mistyped_option_gets_a_suggestion(
+    argv: list[str], said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert said in err and "unknown command" not in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--conf", "x.toml", "subscribers", "--help"],  # an abbreviation argparse allows
+        ["serve", "--port", "-1", "--help"],  # a value that looks like an option
+        ["edit", "--file", "-", "--help"],
+        ["deliveries", "retry", "--week", "2026-W47", "a@example.net", "--help"],
+    ],
+    ids=" ".join,
+)
+def test_right_options_pass_the_option_check(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 0, capsys.readouterr().err
+
+
+def test_help_verb_is_the_help_option(capsys: pytest.CaptureFixture[str]) -> None:
+    for topic in (["send"], ["feeds", "add"], []):
+        with pytest.raises(SystemExit) as info:
+            main(["help", *topic])
+        assert info.value.code == 0
+        via_help = capsys.readouterr().out
+        with pytest.raises(SystemExit):
+            main([*topic, "--help"])
+        assert via_help == capsys.readouterr().out
+        assert via_help.startswith(" ".join(["usage: digest", *topic]))
+    with pytest.raises(SystemExit) as info:
+        main(["help", "sned"])
+    assert info.value.code == 2
+    assert "unknown command 'sned' (did you mean 'send'?)" in capsys.readouterr().err
+
+
 # -- --log-level ---------------------------------------------------------------
 
 
@@ -501,3 +560,34 @@ def test_feeds_and_gather_json(
         assert [json.loads(line) for line in capsys.readouterr().out.splitlines()] == feeds
     assert main(["--config", str(config), "feeds"]) == 0  # the plain verb, as before
     assert capsys.readouterr().out.splitlines()[-1].startswith("2 feeds: 1 ok, 1 failing")
+
+
+# -- a test copy without [smtp] -------------------------------------------------
+
+
+@pytest.mark.network
+def test_a_test_copy_without_smtp_says_it_went_to_the_outbox(
+    feed_server: FeedServer,
+    write_config: WriteConfig,
+    secret: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Without [smtp] a message is written as .eml, not mailed: the one who asked for
+    # a copy to themselves must not wait for a mail that never comes.
+    feed_server["/kr.xml"] = Route(rss(["Samsung opens AI chip lab in Pangyo, Korea"]))
+    config, _ = write_config(
+        f'[[feeds]]\nurl = "{feed_server.url("/kr.xml")}"\ncountry = "KR"\n'
+        f'[outbox]\ndir = "{tmp_path.as_posix()}/outbox"\n'
+    )
+    with time_machine.travel(W47_DUE + timedelta(hours=1), tick=True):
+        assert main(["--config", str(config), "gather"]) == 0
+        capsys.readouterr()
+        assert main(["--config", str(config), "send", "--to", "me@example.net"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("2026-W47: test copy sent to me@example.net (<")
+    assert out[1] == (
+        f"outbox: {tmp_path / 'outbox'} (no [smtp] in digest.toml: written there as .eml, "
+        "not mailed)"
+    )
+    assert list((tmp_path / "outbox").rglob("*.eml"))

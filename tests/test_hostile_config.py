@@ -221,3 +221,107 @@ def test_an_unwritable_archive_dir_is_refused(
         f"digest: error: {tmp_path / 'digest.toml'}: archive.dir: {locked / 'archive'} cannot "
         f"be created: {locked} is not writable",
     )
+
+
+# -- a stranger's slips: each error says how to write it right ----------------
+
+# (id, TOML text, the error line after "<file>: ", the hint line after "  hint: ")
+SLIPS = [
+    (
+        "number-in-quotes",
+        '[digest]\nmax_per_section = "10"\n',
+        "digest.max_per_section: expected an integer, got str",
+        "write the number without quotes: max_per_section = 10",
+    ),
+    (
+        "text-without-quotes",
+        "[digest]\ntitle = 7\n",
+        "digest.title: expected a string, got int",
+        'put it in quotes: title = "7"',
+    ),
+    (
+        "one-country-not-a-list",
+        '[digest]\ncountries = "KR"\n',
+        "digest.countries: expected a list, got str",
+        'write a list, even of one: countries = ["KR"]',
+    ),
+    (
+        "boolean-in-quotes",
+        '[[feeds]]\nurl = "https://a.example/f"\ncountry = "HK"\nlocal = "True"\n',
+        "feeds[0].local: expected true or false, got str",
+        "write it without quotes, in lower case: local = true",
+    ),
+    (
+        "url-without-scheme",
+        '[[feeds]]\nurl = "example-news.jp/feed.xml"\n',
+        "feeds[0].url: 'example-news.jp/feed.xml' is not an http(s) URL",
+        'write the whole address, with its scheme: "https://example-news.jp/feed.xml"',
+    ),
+    (
+        "url-of-another-scheme",
+        '[[feeds]]\nurl = "ftp://example-news.jp/feed.xml"\n',
+        "feeds[0].url: 'ftp://example-news.jp/feed.xml' is not an http(s) URL",
+        "write an address starting with https:// (or http://)",
+    ),
+    (
+        "country-by-its-name",
+        '[digest]\ncountries = ["KR", "Japan"]\n',
+        "digest.countries: 'Japan' is not an ISO 3166 country code",
+        'write its code: "JP"',
+    ),
+    (
+        "country-by-its-chinese-name",
+        '[[feeds]]\nurl = "https://a.example/f"\ncountry = "台灣"\n',
+        "feeds[0].country: '台灣' is not an ISO 3166 country code",
+        'write its code: "TW"',
+    ),
+    (
+        "country-by-a-short-name",
+        '[aliases]\nUK = ["Cambridge"]\n',
+        "aliases.UK: 'UK' is not an ISO 3166 country code",
+        'write its code: "GB"',
+    ),
+    (
+        "port-out-of-range",
+        '[smtp]\nhost = "relay.example.net"\nfrom = "D <d@example.net>"\nport = 99999\n',
+        "smtp.port: 99999 is not a TCP port",
+        "a port is 1 to 65535: 587 for starttls, 465 for ssl, 25 for none",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "hint"), [c[1:] for c in SLIPS], ids=[c[0] for c in SLIPS]
+)
+def test_a_slip_gets_a_hint_saying_how_to_write_it(
+    tmp_path: Path, text: str, expected: str, hint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, err = run(tmp_path, text, capsys)
+    assert code == 2
+    assert err == [f"digest: error: {tmp_path / 'digest.toml'}: {expected}", f"  hint: {hint}"]
+
+
+def test_broken_toml_says_where_and_what_to_look_for(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, err = run(tmp_path, '[digest]\ntitle = "Weekly\nlanguage = "en"\n', capsys)
+    assert code == 2
+    assert err[0].startswith(f"digest: error: {tmp_path / 'digest.toml'}: not valid TOML: ")
+    assert "line 2" in err[0]
+    assert err[1].startswith("  hint: look at that line and the one before: text needs quotes")
+
+
+def test_a_file_where_a_folder_goes_is_not_a_permission_problem(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "archive").write_text("x")
+    code, err = run(tmp_path, '[archive]\ndir = "archive"\n', capsys)
+    assert code == 2
+    assert err[1] == (
+        "  hint: point archive.dir at a folder (digest creates a missing one), "
+        "or move the file away"
+    )
+    (tmp_path / "archive").unlink()
+    (tmp_path / "db").mkdir()
+    code, err = run(tmp_path, '[storage]\npath = "db"\n', capsys)
+    assert (code, err[1]) == (2, '  hint: name a file in it, e.g. path = "db/digest.sqlite3"')

@@ -78,7 +78,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     complete_if_asked(parser)  # a shell's TAB: answer and exit, before anything else
+    parser.check_options(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    if args.command == "help":  # prints the help asked for and exits (2: no such command)
+        parser.parse_args([*args.topic, "--help"])
     configure_logs(
         getattr(args, "log_level", "warning"),
         getattr(args, "log_format", "text"),

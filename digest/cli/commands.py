@@ -305,6 +305,11 @@ def _send(args: argparse.Namespace, settings: Settings, store: Store) -> int:
         address = normalize_address(args.to)
         _, message_id = send_test(settings, secrets, store, week, address, clock.utc_now)
         print(f"{week}: test copy sent to {address} ({message_id}); ledger untouched")
+        if settings.smtp is None:  # or the tester waits for a mail that never comes
+            print(
+                f"outbox: {settings.outbox_dir} (no [smtp] in {settings.source.name}: "
+                "written there as .eml, not mailed)"
+            )
         return 0
     from digest.mail.deliver import SendStopped
 

@@ -49,20 +49,14 @@ import defusedxml.ElementTree
 from babel import Locale
 
 from digest.config import FeedSettings
+from digest.configvalues import COUNTRY_NAME_LOCALES, COUNTRY_SHORT_NAMES
 from digest.errors import DigestError
 
 NS = "urn:asia-ai-digest:opml:1"  # digest's own outline attributes (readers ignore them)
 MAX_BYTES = 10 * 1024 * 1024  # an OPML of 10 MiB is some 50,000 feeds
-CLDR_LOCALES = ("en", "ja", "zh_Hans", "zh_Hant", "ko")
+CLDR_LOCALES = COUNTRY_NAME_LOCALES
 # Short forms a person names a folder with, where CLDR's name is the long one.
-SHORT_NAMES = {
-    "KR": ("Korea", "S. Korea", "한국", "韓國"),
-    "HK": ("Hong Kong", "香港", "홍콩"),
-    "AE": ("UAE", "U.A.E.", "Emirates"),
-    "CN": ("PRC", "Mainland China"),
-    "US": ("USA", "U.S.", "US of A"),
-    "GB": ("UK", "U.K.", "Britain"),
-}
+SHORT_NAMES = COUNTRY_SHORT_NAMES
 
 
 class OpmlError(DigestError):

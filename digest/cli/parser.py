@@ -1,9 +1,10 @@
 """The `digest` command line's grammar: its commands, options and help texts.
 
 Owns: building the argparse parser (`build_parser`), every help text and
-description a reader sees with `--help`, the argument types that refuse a
-bad week or country code before any command runs, and the "did you mean"
-suggestion for a mistyped command (`DigestParser`).
+description a reader sees with `--help` (and `digest help COMMAND`), the
+argument types that refuse a bad week or country code before any command runs,
+and the "did you mean" suggestion for a mistyped command or option
+(`DigestParser`, `check_options`).
 
 Never touches: settings, the database or any step of the pipeline; parsing an
 argument list reads nothing but the argument list.
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +43,65 @@ class DigestParser(argparse.ArgumentParser):
             said = f"did you mean {close[0]!r}?" if close else f"one of: {', '.join(names)}"
             raise argparse.ArgumentError(None, f"unknown command {value!r} ({said})")
         super()._check_value(action, value)
+
+    def check_options(self, argv: Sequence[str]) -> None:
+        """Refuse a mistyped option with a suggestion, at the level it was given:
+        `digest send --weak W` → "unrecognized arguments: --weak (did you mean
+        '--week'?)". Run before `parse_args`, because argparse alone takes the value
+        after an unknown option for the command (`digest --cofnig x.toml gather` →
+        "unknown command 'x.toml'") and names no option that was meant."""
+        parser: argparse.ArgumentParser = self
+        tokens = list(argv)
+        i = 0
+        while i < len(tokens):
+            token = tokens[i]
+            i += 1
+            if token == "--":
+                return  # everything after it is an argument
+            if token == "-" or not token.startswith("-") or _NUMBER.match(token):
+                sub = _subcommands(parser)
+                if sub is None:
+                    continue  # a leaf command's positional argument
+                if token not in sub.choices:
+                    return  # argparse says "unknown command …"
+                parser = sub.choices[token]
+                continue
+            name, has_value = token.split("=", 1)[0], "=" in token
+            action = _option(parser, name)
+            if action is None:
+                if (not name.startswith("--") and len(name) > 2) or any(
+                    o.startswith(name) for o in parser._option_string_actions
+                ):
+                    return  # "-abc" or an ambiguous prefix: argparse judges
+                options = sorted(o for o in parser._option_string_actions if o.startswith("--"))
+                close = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
+                said = f" (did you mean {close[0]!r}?)" if close else ""
+                parser.error(f"unrecognized arguments: {name}{said}")
+            if action.nargs not in (None, 0) or isinstance(
+                action, (argparse._HelpAction, argparse._VersionAction)
+            ):
+                return  # --help, --version, or an option of several values: argparse
+            if action.nargs is None and not has_value:
+                i += 1  # its value, whatever it looks like
+
+
+_NUMBER = re.compile(r"^-\d")  # "-1": a value, as argparse reads it, not an option
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> argparse._SubParsersAction[Any] | None:
+    return next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+
+
+def _option(parser: argparse.ArgumentParser, name: str) -> argparse.Action | None:
+    """The action of option `name` as argparse matches it: exactly, or a long
+    option's unambiguous prefix (`--conf` is `--config`); None when none matches."""
+    known = parser._option_string_actions
+    if name in known:
+        return known[name]
+    if not name.startswith("--"):
+        return None
+    matches = {known[o] for o in known if o.startswith(name)}
+    return matches.pop() if len(matches) == 1 else None
 
 
 def _week_arg(value: str) -> str:
@@ -151,7 +213,7 @@ def _feeds_actions(p: argparse.ArgumentParser, common: argparse.ArgumentParser) 
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> DigestParser:
     common = DigestParser(add_help=False)
     common.add_argument(
         "--config",
@@ -582,4 +644,13 @@ def build_parser() -> argparse.ArgumentParser:
         "Each TAB asks the installed digest, so the script never needs renewing.",
     )
     p.add_argument("shell", choices=SHELLS, help="bash, zsh or fish")
+
+    p = sub.add_parser(
+        "help",
+        parents=[common],
+        help="the help of a command: `digest help send` is `digest send --help`",
+        description="Print the help of COMMAND (and its ACTION: `digest help feeds add`), "
+        "as `digest COMMAND --help` does; without one, the list of commands.",
+    )
+    p.add_argument("topic", nargs="*", metavar="COMMAND", help="a command, then its action")
     return parser
