@@ -10,6 +10,7 @@ missing or weak one with a hint. Doesn't own: the hand-edited settings
 from __future__ import annotations
 
 import os
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,10 @@ ENV_DKIM_KEY_FILE = "DIGEST_DKIM_KEY_FILE"  # or a path to the PEM file
 ENV_DKIM_ED25519_KEY = "DIGEST_DKIM_ED25519_PRIVATE_KEY"
 ENV_DKIM_ED25519_KEY_FILE = "DIGEST_DKIM_ED25519_KEY_FILE"
 MIN_SECRET_LENGTH = 16
+# A .env file is read as text, never run by a shell: `DIGEST_SECRET=$(python -c …)`
+# there is the command itself, the same 60 characters in every install that
+# copied it. A value that still holds a command substitution is refused.
+_UNEXPANDED = ("$(", "`")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +43,7 @@ class Secrets:
     dkim_key: bytes | None = None  # PEM private key for [dkim]
     imap_password: str | None = None  # for [inbox] (`digest inbox` over IMAP)
     dkim_ed25519_key: bytes | None = None  # for [dkim] ed25519_selector
+    env_file: Path | None = None  # the .env read (or looked for): hints name it
 
     def require_dkim_key(self) -> bytes:
         if not self.dkim_key:
@@ -61,10 +67,19 @@ class Secrets:
         if not self.signing_key:
             raise SecretMissing(
                 f"{ENV_SECRET} is not set: it signs the unsubscribe links in every message",
-                hint=f"put a long random value in .env, e.g. "
-                f'`{ENV_SECRET}=$(python -c "import secrets; print(secrets.token_urlsafe(32))")`',
+                hint=_secret_hint(self.env_file),
             )
         return self.signing_key
+
+
+def _secret_hint(env_file: Path | None) -> str:
+    """A shell command that appends a fresh random secret to the right .env: run
+    in a shell, so the value is generated there (a .env file runs nothing)."""
+    target = shlex.quote(str(env_file) if env_file is not None else ".env")
+    return (
+        "run this in a shell to add a fresh random one: python3 -c 'import secrets; "
+        f'print("{ENV_SECRET}=" + secrets.token_urlsafe(32))\' >> {target}'
+    )
 
 
 def env_file_for(config: Path) -> Path:
@@ -94,6 +109,12 @@ def load_secrets(env_file: Path | None = None) -> Secrets:
         return file
 
     key = lookup(ENV_SECRET)
+    if key is not None and any(mark in key for mark in _UNEXPANDED):
+        raise SecretMissing(
+            f"{ENV_SECRET} holds a shell command ({key[:24]}…), not its output: "
+            f"{path.name} files are read as text, never run",
+            hint=_secret_hint(path),
+        )
     if key is not None and len(key) < MIN_SECRET_LENGTH:
         raise SecretMissing(
             f"{ENV_SECRET} is too short ({len(key)} characters, need {MIN_SECRET_LENGTH}+)",
@@ -109,6 +130,7 @@ def load_secrets(env_file: Path | None = None) -> Secrets:
             ENV_DKIM_ED25519_KEY_FILE,
         ),
         imap_password=lookup(ENV_IMAP_PASSWORD),
+        env_file=path,
     )
 
 

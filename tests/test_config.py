@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shlex
+import subprocess
+import sys
 from datetime import time
 from pathlib import Path
 
@@ -208,6 +211,38 @@ def test_secret_missing_is_explained_and_never_defaulted(tmp_path: Path) -> None
     assert secrets.signing_key is None
     with pytest.raises(SecretMissing, match="DIGEST_SECRET is not set"):
         secrets.require_signing_key()
+
+
+def test_secret_hint_is_a_command_that_works(tmp_path: Path) -> None:
+    # The hint is run by a shell, as a user would paste it: the value it appends
+    # is random, and digest then reads it.
+    folder = tmp_path / "my digest"
+    folder.mkdir()
+    env = folder / ".env"
+    with pytest.raises(SecretMissing) as missing:
+        load_secrets(env).require_signing_key()
+    hint = missing.value.hint or ""
+    command = hint.split(": ", 1)[1].replace("python3", shlex.quote(sys.executable), 1)
+    keys = set()
+    for _ in range(2):
+        env.unlink(missing_ok=True)
+        subprocess.run(["sh", "-c", command], check=True)
+        key = load_secrets(env).require_signing_key()
+        assert len(key) >= 40 and b"secrets" not in key
+        keys.add(key)
+    assert len(keys) == 2  # generated where it is run, not written into the hint
+
+
+def test_secret_that_is_an_unexpanded_command_is_refused(tmp_path: Path) -> None:
+    # What an older hint suggested: a .env file runs no command, so every install
+    # that copied it would share this very text as its secret.
+    env = tmp_path / ".env"
+    env.write_text(
+        'DIGEST_SECRET=$(python -c "import secrets; print(secrets.token_urlsafe(32))")\n'
+    )
+    with pytest.raises(SecretMissing, match="holds a shell command") as refused:
+        load_secrets(env)
+    assert str(env) in (refused.value.hint or "")
 
 
 def test_secrets_come_from_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
