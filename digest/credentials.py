@@ -63,6 +63,17 @@ class Secrets:
             )
         return self.imap_password
 
+    def require_smtp_password(self, username: str) -> None:
+        """Refuse to start sending as `username` without its password: said once,
+        before the issue is built, not as a failed connection mid-run."""
+        if username and not self.smtp_password:
+            where = f" ({self.env_file})" if self.env_file is not None else ""
+            raise SecretMissing(
+                f"{ENV_SMTP_PASSWORD} is not set: [smtp] username = {username!r} logs in",
+                hint=f"put {ENV_SMTP_PASSWORD}=... in the environment or in .env{where}, "
+                "or remove [smtp] username if the server needs no login",
+            )
+
     def require_signing_key(self) -> bytes:
         if not self.signing_key:
             raise SecretMissing(

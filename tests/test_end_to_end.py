@@ -367,6 +367,26 @@ def test_missing_secret_stops_before_sending(
     assert not sink.received
 
 
+def test_missing_smtp_password_stops_before_anything_is_built(
+    world: tuple[Path, Settings, FeedServer, SmtpSink],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config, settings, _, sink = world
+    monkeypatch.delenv("DIGEST_SMTP_PASSWORD", raising=False)
+    text = config.read_text()
+    assert "[smtp]\n" in text
+    config.write_text(text.replace("[smtp]\n", '[smtp]\nusername = "digest"\n', 1))
+    subscribe(config, "ann@example.com")
+    for command in (["send", "--week", WEEK], ["send", "--week", WEEK, "--to", "me@example.com"]):
+        assert cli(config, *command) == 2  # a missing secret, as README's exit codes say
+        err = capsys.readouterr().err
+        assert "DIGEST_SMTP_PASSWORD is not set" in err and "username" in err
+    assert not sink.received
+    with Store(settings.storage_path) as store:
+        assert store.deliveries(WEEK) == {}  # nothing frozen, nobody marked
+
+
 def test_a_second_publisher_is_refused_by_the_lock(
     world: tuple[Path, Settings, FeedServer, SmtpSink], capsys: pytest.CaptureFixture[str]
 ) -> None:

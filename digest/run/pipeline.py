@@ -331,6 +331,8 @@ def send(
     else:
         _require_mailable_links(settings)
     signer = make_signer(settings, secrets)
+    if settings.smtp is not None and not dry_run:
+        secrets.require_smtp_password(settings.smtp.username)
     with publishing_lock(settings.storage_path):
         # Nobody to send to (no active subscriber, no send started): the issue is
         # neither frozen nor marked sent, so readers added later still get it.
@@ -385,6 +387,8 @@ def send_test(
     key = secrets.require_signing_key()
     _require_unsubscribe_url(settings)
     signer = make_signer(settings, secrets)
+    if settings.smtp is not None:
+        secrets.require_smtp_password(settings.smtp.username)
     built = build(settings, store, week, clock())
     prepared = prepare(week, built.rendered, settings)
     reader = store.subscriber_by_email(address)
