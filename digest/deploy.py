@@ -230,7 +230,10 @@ def init_folder(folder: Path, *, force: bool = False, now: datetime | None = Non
     now = now or datetime.now(UTC)
     folder = folder.expanduser().absolute()
     if folder.exists() and not folder.is_dir():
-        raise DigestError(f"{folder} exists and is not a folder")
+        raise DigestError(
+            f"{folder} exists and is not a folder",
+            hint=f"digest init takes the folder to write into: digest init {folder.parent}",
+        )
     command = digest_command()
     user = getpass.getuser()
     files = {

@@ -101,7 +101,9 @@ def test_init_into_a_file_or_an_unwritable_place_is_one_clear_line(
     file = tmp_path / "plain"
     file.write_text("")
     assert main(["init", str(file)]) == 1
-    assert "is not a folder" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "is not a folder" in err and "hint: digest init takes the folder" in err
+    assert f"digest init {tmp_path}" in err  # e.g. `digest init site/digest.toml`
     # Below a plain file no folder can be made, whoever runs the test (root included).
     assert main(["init", str(file / "digest")]) == 1
     err = capsys.readouterr().err

@@ -264,6 +264,7 @@ def test_smtp_down_stops_the_run_and_fails_nobody(
     assert error_line(err).startswith(
         f"digest: error: smtp://127.0.0.1:{port} (none): cannot connect: "
     )
+    assert "hint: check [smtp] host, port and security" in err
     assert set(world.rows().values()) == {"pending"}
 
 

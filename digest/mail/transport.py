@@ -85,6 +85,12 @@ def dot_stuffed(data: bytes) -> bytes:
     return b"." + stuffed if stuffed.startswith(b".") else stuffed
 
 
+_CONNECT_HINT = (
+    "check [smtp] host, port and security (587 starttls, 465 ssl) and that the server "
+    "is up; readers not yet sent stay unsent, and the next run tries them again"
+)
+
+
 class SmtpTransport:
     """One SMTP connection, opened lazily and reused for every message."""
 
@@ -109,7 +115,9 @@ class SmtpTransport:
             else:
                 conn = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
         except (OSError, smtplib.SMTPException) as e:
-            raise ConnectFailed(f"{self.description}: cannot connect: {e}") from e
+            raise ConnectFailed(
+                f"{self.description}: cannot connect: {e}", hint=_CONNECT_HINT
+            ) from e
         try:
             code, reply = conn.ehlo()
             if code == 421:  # e.g. "too many connections": this session is refused
@@ -134,7 +142,9 @@ class SmtpTransport:
                     f"{self.description}: TLS failed: {e}", hint="check [smtp] security and port"
                 ) from e
             if isinstance(e, OSError | smtplib.SMTPException):
-                raise ConnectFailed(f"{self.description}: cannot connect: {e}") from e
+                raise ConnectFailed(
+                    f"{self.description}: cannot connect: {e}", hint=_CONNECT_HINT
+                ) from e
             raise
         return conn
 
