@@ -294,4 +294,18 @@ def next_steps(folder: Path) -> list[str]:
         f"  3. {digest} --config {config} gather && {digest} --config {config} preview",
         "  4. run it unattended with the systemd units or the cron line (see the comments",
         "     at the top of each file); inside the folder, plain `digest` finds digest.toml",
+        *_root_warning(getpass.getuser(), folder),
+    ]
+
+
+def _root_warning(user: str, folder: Path) -> list[str]:
+    """A word when the units were written to run as root: digest-serve answers the
+    internet, and nothing digest does needs root."""
+    if user != "root":
+        return []
+    return [
+        "note: you ran init as root, so the units say User=root; digest needs no root",
+        "      (digest-serve.service answers the internet): make a user of its own,",
+        "      e.g. `useradd --system --no-create-home digest`, give it the folder",
+        f"      (`chown -R digest: {shlex.quote(str(folder))}`) and set User=digest in the units",
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import re
 import shlex
 import stat
@@ -33,6 +34,9 @@ def test_init_writes_a_ready_folder(tmp_path: Path, capsys: pytest.CaptureFixtur
         assert (folder / name).is_file(), name
         assert str(folder / name) in out
     assert "next:" in out and "subscribers add" in out
+    # Units written by root run digest as root: said, with what to do instead.
+    as_root = getpass.getuser() == "root"
+    assert ("User=root" in out) == as_root and ("User=digest" in out) == as_root
     # The config is digest's own commented example, and digest accepts it.
     config = folder / "digest.toml"
     assert config.read_text("utf-8") == bundled.EXAMPLE_CONFIG.read_text("utf-8")
