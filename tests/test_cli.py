@@ -57,6 +57,18 @@ def test_every_command_has_help(command: list[str], capsys: pytest.CaptureFixtur
     assert len(out.splitlines()) > 3
 
 
+@pytest.mark.parametrize(("argv", "asked"), [([], "command"), (["subscribers"], "action")])
+def test_no_command_shows_the_choices(
+    argv: list[str], asked: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: digest") and err.endswith(f"which {asked}? (listed above)\n")
+    assert ("gather" if asked == "command" else "import") in err
+
+
 def test_top_level_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["--help"])

@@ -15,9 +15,10 @@ from __future__ import annotations
 import argparse
 import difflib
 import re
+import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from digest import __version__
 from digest.cli.completion import SHELLS, where_text
@@ -43,6 +44,15 @@ class DigestParser(argparse.ArgumentParser):
             said = f"did you mean {close[0]!r}?" if close else f"one of: {', '.join(names)}"
             raise argparse.ArgumentError(None, f"unknown command {value!r} ({said})")
         super()._check_value(action, value)
+
+    def error(self, message: str) -> NoReturn:
+        # `digest` or `digest subscribers` alone: show what there is to choose from
+        # (argparse would only say "the following arguments are required: COMMAND").
+        missing = message.removeprefix("the following arguments are required: ")
+        if missing in ("COMMAND", "ACTION"):
+            self.print_help(sys.stderr)
+            self.exit(2, f"{self.prog}: error: which {missing.lower()}? (listed above)\n")
+        super().error(message)
 
     def check_options(self, argv: Sequence[str]) -> None:
         """Refuse a mistyped option with a suggestion, at the level it was given:
