@@ -183,12 +183,12 @@ COUNTRY_SHORT_NAMES = {
     "US": ("USA", "U.S.", "US of A"),
     "GB": ("UK", "U.K.", "Britain"),
 }
-COUNTRY_NAME_LOCALES = ("en", "ja", "zh_Hans", "zh_Hant", "ko")
+COUNTRY_NAME_LOCALES = ("en", "ja", "zh_Hans", "zh_Hant", "ko", "ar")
 
 
 def code_for_name(name: str) -> str | None:
     """The ISO 3166 code of a country written by its name ("Japan", "日本", "台灣",
-    "Korea", "UK"), or None. Only for an error's hint: it loads five CLDR locales."""
+    "Korea", "UK"), or None. Only for an error's hint: it loads six CLDR locales."""
     from babel import Locale
 
     wanted = name.strip().casefold()

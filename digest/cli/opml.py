@@ -18,7 +18,7 @@ other (a `type="link"`, a feed without its address, a `javascript:` or
 `mailto:` URL) is skipped, with why. A feed's country comes
 from, first match wins: digest's own `digest:country` attribute (what
 `export` writes), a `category` tag, or the nearest enclosing folder, when that
-tag or folder is the code or the name (in English, Japanese, Chinese or Korean,
+tag or folder is the code or the name (in English, Japanese, Chinese, Korean or Arabic,
 as CLDR spells it, or a common short form: "Korea", "Hong Kong", "UAE") of one
 of the digest's own sections (`[digest] countries`). Only those: a folder
 called "AI" is a topic, not Anguilla.

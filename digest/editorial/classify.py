@@ -9,11 +9,13 @@ countries outside the configured list in Global).
 How a story's country is decided
 --------------------------------
 1. Names are found in the text: country names from CLDR (through Babel) in
-   English, Japanese, Chinese (simplified and traditional) and Korean; the
+   English, Japanese, Chinese (simplified and traditional), Korean and Arabic; the
    places, organisations, people and short forms of `config/places.toml`; and
    the `[aliases]` of the user's config. Latin names match whole words only
    ("India" is not in "Indiana"); all-capital acronyms ("US") and names written
-   "=Name" match their case only; CJK names match anywhere. At each position the
+   "=Name" match their case only; CJK names match anywhere; Arabic names match
+   words, with their joined prefixes and endings (والصين, الصينية; see
+   `digest.editorial.matching`). At each position the
    longest name wins ("インドネシア" is Indonesia, not "インド"), and neutral
    names ("日本語", "美元") hide the country names inside them.
 2. Only the first story of a title counts as the title: "A；B；C" digests (one
@@ -60,7 +62,7 @@ from digest import __version__, bundled
 from digest.editorial.entities import Entity, load_entities
 from digest.editorial.matching import TermMatcher
 
-CLDR_LOCALES = ("en", "ja", "zh_Hans", "zh_Hant", "ko")
+CLDR_LOCALES = ("en", "ja", "zh_Hans", "zh_Hant", "ko", "ar")
 TITLE_WEIGHT = 3.0
 TITLE_REPEAT_WEIGHT = 1.0
 SUBJECT_BONUS = 0.5
@@ -96,6 +98,9 @@ AMBIGUOUS_ENGLISH = frozenset(
         "guinea", "dominica", "monaco", "panama",
     }
 )  # fmt: skip
+# Arabic CLDR names that are also common words: مالي (Mali) is "financial",
+# بنين (Benin) "boys".
+AMBIGUOUS_ARABIC = frozenset({"مالي", "بنين"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +151,8 @@ def _cldr_names() -> dict[str, str]:
                 continue
             if loc == "en" and name.lower() in AMBIGUOUS_ENGLISH:
                 continue
+            if loc == "ar" and name in AMBIGUOUS_ARABIC:
+                continue
             names.setdefault(name, code)
     return names
 
@@ -177,7 +184,7 @@ def _usable_entity_name(name: str) -> bool:
 
 
 CACHE_PREFIX = "names-"
-CACHE_FORMAT = 2  # bump when the compiled form (TermMatcher, Name) changes shape
+CACHE_FORMAT = 3  # bump when the compiled form (TermMatcher, Name) changes shape
 
 
 def _cache_key(aliases: Mapping[str, Iterable[str]], files: Iterable[Path]) -> str:

@@ -10,8 +10,16 @@ and a hangul name must start a word and end where a particle, a space or
 another script does, or a noun Korean joins to it (애플 is in 애플은, 애플의 and
 애플측, 미국 in 미국시장, not 애플 in 애플리케이션). A Han name that starts with a
 multiplier (万, 亿, 兆...) does not match right after a number: "10万科学家"
-names no 万科. At each position the longest name wins, and matches never
-overlap, so a longer name hides the shorter ones inside it.
+names no 万科. An Arabic-script name is a word whose clitics may stick to it:
+before it only the conjunctions, prepositions and article Arabic writes joined
+(و ف ب ك ل, ال, and their stacks: والصين, بالصين, للصين), after it only a
+relative adjective's endings (ي ية يون يين يات: الصينية, الإماراتي) or an
+attached pronoun (ها هم ...). So مصر is not in مصرف (bank) and is in المصري.
+A name written "=Name" in Arabic script takes the prefixes but no ending:
+"=الرياض" (Riyadh) is not الرياضية (sports). Arabic text and names are folded
+alike before matching: diacritics and tatweel dropped, أ إ آ ٱ read as ا, ى as
+ي; spans still point into the text as given. At each position the longest name
+wins, and matches never overlap, so a longer name hides the shorter ones inside it.
 Doesn't own: what a match means (`digest.editorial.classify`, `digest.editorial.relevance`).
 
 One Aho-Corasick automaton (pyahocorasick) scans the lower-cased text once,
@@ -20,6 +28,7 @@ whatever the number of names; boundaries and case are checked afterwards.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Generic, TypeVar
 
@@ -28,7 +37,10 @@ import ahocorasick
 T = TypeVar("T")
 
 
-LATIN, KATAKANA, HANGUL, OTHER = "latin", "katakana", "hangul", "other"
+LATIN, KATAKANA, HANGUL, ARABIC, OTHER = "latin", "katakana", "hangul", "arabic", "other"
+# An article name after the preposition ل, which swallows the article's alef:
+# ل + الصين is written للصين. Compiled as the name without its alef ("لصين").
+_ARABIC_LAM = "arabic-lam"
 
 # What may follow a Korean noun inside the same word: case particles, topic and
 # additive particles and their usual stacks (삼성전자가, 네이버는, 카카오에서도).
@@ -65,6 +77,64 @@ KOREAN_BOUND_NOUNS = (
 )
 
 
+# Arabic writes conjunctions (و ف), prepositions (ب ك ل) and the article (ال)
+# joined to the next word, stacked in this order; ل + ال contracts to لل.
+ARABIC_PREFIXES = frozenset(
+    conj + prep + art
+    for conj in ("", "و", "ف")
+    for prep in ("", "ب", "ك", "ل")
+    for art in ("", "ال")
+    if not (prep == "ل" and art)
+) | {conj + "لل" for conj in ("", "و", "ف")}
+# Before the article-less form of an article name (see _ARABIC_LAM): the ل that
+# contracted with its article, after an optional conjunction.
+ARABIC_LAM_PREFIXES = frozenset({"ل", "ول", "فل"})
+# What may end the word after a name: a relative adjective's endings (الصيني,
+# الصينية, الإماراتيون; ياً is يا once folded), attached pronouns, and the alef
+# of an indefinite accusative (روبوتاً, نموذجاً).
+_NISBA = ("ي", "ية", "يه", "يون", "يين", "يات", "يا")
+_PRONOUNS = ("ه", "ها", "هم", "هما", "هن", "ك", "كم", "نا")
+ARABIC_SUFFIXES = frozenset({"", "ا", *_NISBA, *_PRONOUNS})
+# A name that is itself an adjective in ي takes the endings without their ي:
+# سعودي → سعودية, سعوديون.
+ARABIC_SUFFIXES_AFTER_YA = ARABIC_SUFFIXES | {ending[1:] for ending in _NISBA if len(ending) > 1}
+
+# Folding: what Arabic text writes one way or another. Harakat (U+064B-065F),
+# the dagger alef and Quranic marks are optional vowels; tatweel (U+0640)
+# stretches a word for looks. Hamza on or under an alef, madda and wasla are
+# often left off; final ى (alef maqsura) is often written ي and back; Persian
+# keyboards type ی and ک for ي and ك.
+_ARABIC_DROPPED = (
+    "\u0640"
+    + "".join(map(chr, range(0x064B, 0x0660)))
+    + "\u0670"
+    + "".join(map(chr, range(0x06D6, 0x06EE)))
+)
+_ARABIC_FOLD = str.maketrans(
+    {"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ی": "ي", "ک": "ك"}
+    | dict.fromkeys(_ARABIC_DROPPED, None)
+)
+_ARABIC_CHAR = re.compile("[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff]")
+
+
+def _is_arabic(ch: str) -> bool:
+    return "\u0600" <= ch <= "\u06ff" or "\u0750" <= ch <= "\u077f" or "\u08a0" <= ch <= "\u08ff"
+
+
+def _is_arabic_letter(ch: str) -> bool:
+    return _is_arabic(ch) and ch.isalpha()
+
+
+def fold_arabic(text: str) -> tuple[str, list[int] | None]:
+    """`text` with its Arabic folded (see _ARABIC_FOLD), and where each of its
+    characters was in `text`, or None when none was dropped (same positions)."""
+    folded = text.translate(_ARABIC_FOLD)
+    if len(folded) == len(text):
+        return folded, None
+    dropped = frozenset(_ARABIC_DROPPED)
+    return folded, [i for i, ch in enumerate(text) if ch not in dropped]
+
+
 def _is_ascii_word_char(ch: str) -> bool:
     return ch.isascii() and ch.isalnum()
 
@@ -80,14 +150,39 @@ def _is_hangul(ch: str) -> bool:
 
 
 def script_of(text: str) -> str:
-    """How a name's edges are checked: LATIN (ASCII), KATAKANA, HANGUL or OTHER."""
+    """How a name's edges are checked: LATIN (ASCII), KATAKANA, HANGUL, ARABIC or OTHER."""
     if text.isascii():
         return LATIN
     if all(_is_katakana(ch) or ch == "・" for ch in text):
         return KATAKANA
     if all(_is_hangul(ch) or ch == " " for ch in text):
         return HANGUL
+    if all(_is_arabic(ch) or ch == " " for ch in text):
+        return ARABIC
     return OTHER
+
+
+def _arabic_word_fits(
+    text: str, start: int, end: int, prefixes: frozenset[str], ending: bool
+) -> bool:
+    """True when the Arabic letters joined before `start` are one of `prefixes`
+    and those joined after `end` are an allowed ending (none unless `ending`)."""
+    head = start
+    while head > 0 and _is_arabic_letter(text[head - 1]):
+        head -= 1
+        if start - head > 4:  # longer than any prefix stack: inside another word
+            return False
+    if text[head:start] not in prefixes:
+        return False
+    tail = end
+    while tail < len(text) and _is_arabic_letter(text[tail]):
+        tail += 1
+        if tail - end > 3:
+            return False
+    if not ending:
+        return tail == end
+    allowed = ARABIC_SUFFIXES_AFTER_YA if text[end - 1] == "ي" else ARABIC_SUFFIXES
+    return text[end:tail] in allowed
 
 
 def _hangul_word_ends(text: str, end: int) -> bool:
@@ -107,7 +202,11 @@ def _hangul_word_ends(text: str, end: int) -> bool:
     return False
 
 
-def _at_boundary(text: str, start: int, end: int, script: str) -> bool:
+def _at_boundary(text: str, start: int, end: int, script: str, exact: bool = False) -> bool:
+    if script == ARABIC:
+        return _arabic_word_fits(text, start, end, ARABIC_PREFIXES, not exact)
+    if script == _ARABIC_LAM:
+        return _arabic_word_fits(text, start, end, ARABIC_LAM_PREFIXES, not exact)
     before = text[start - 1] if start > 0 else ""
     after = text[end] if end < len(text) else ""
     if script == LATIN:
@@ -132,9 +231,18 @@ class TermMatcher(Generic[T]):
         # One entry per name, in parallel lists (cheap to pickle and to load).
         self._texts: list[str] = []  # as written, without the "=" marker
         self._values: list[T] = []
-        self._scripts: list[str] = []  # LATIN, KATAKANA, HANGUL or OTHER: how edges are checked
+        self._scripts: list[str] = []  # LATIN, KATAKANA, HANGUL, ARABIC...: how edges are checked
         self._exact: list[bool] = []
+        self._arabic = False  # any Arabic-script name: then Arabic text is folded first
         by_pattern: dict[str, list[int]] = {}
+
+        def add(text: str, value: T, script: str, exact: bool) -> None:
+            by_pattern.setdefault(text.lower(), []).append(len(self._texts))
+            self._texts.append(text)
+            self._values.append(value)
+            self._scripts.append(script)
+            self._exact.append(exact)
+
         for written, value in pairs:
             exact = written.startswith("=")
             text = written[1:].strip() if exact else written.strip()
@@ -142,11 +250,16 @@ class TermMatcher(Generic[T]):
             if not text or len(text.lower()) != len(text):
                 continue
             script = script_of(text)
-            by_pattern.setdefault(text.lower(), []).append(len(self._texts))
-            self._texts.append(text)
-            self._values.append(value)
-            self._scripts.append(script)
-            self._exact.append(exact or (script == LATIN and text.isupper()))
+            if script == ARABIC:
+                self._arabic = True
+                folded = fold_arabic(text)[0]
+                if folded.strip():
+                    add(folded, value, script, exact)
+                    # ل + ال is written لل: الصين is in للصين as "لصين".
+                    if text.startswith("ال") and len(folded) > 3:
+                        add(folded[1:], value, _ARABIC_LAM, exact)
+                continue
+            add(text, value, script, exact or (script == LATIN and text.isupper()))
         # One pattern may stand for several names: "=vivo", "=Vivo", "=VIVO". The
         # automaton stores ints (compact, fast to pickle): pattern number → names.
         self._patterns: list[tuple[int, tuple[int, ...]]] = []
@@ -170,6 +283,12 @@ class TermMatcher(Generic[T]):
         lowered = text.lower()
         if len(lowered) != len(text):  # a character whose lower case is longer
             lowered = "".join(ch if len(ch.lower()) != 1 else ch.lower() for ch in text)
+        given, positions = text, None
+        if self._arabic and _ARABIC_CHAR.search(text):
+            # Folding keeps lower-cased and original text aligned: it maps or drops
+            # Arabic characters only, which have no case.
+            text, positions = fold_arabic(text)
+            lowered = lowered.translate(_ARABIC_FOLD)
         texts, scripts, exact = self._texts, self._scripts, self._exact
         candidates = []
         patterns = self._patterns
@@ -180,7 +299,7 @@ class TermMatcher(Generic[T]):
             for index in indexes:
                 if exact[index] and text[start:end] != texts[index]:
                     continue
-                if not _at_boundary(text, start, end, scripts[index]):
+                if not _at_boundary(text, start, end, scripts[index], exact[index]):
                     continue
                 candidates.append((start, -length, end, index))
         candidates.sort()
@@ -191,4 +310,8 @@ class TermMatcher(Generic[T]):
             if start >= pos:
                 found.append((start, end, values[index]))
                 pos = end
+        if positions is not None:
+            # Back to the text as given; a name's span keeps the marks on its last letter.
+            ends = [*positions[1:], len(given)]
+            found = [(positions[start], ends[end - 1], value) for start, end, value in found]
         return found

@@ -1,6 +1,7 @@
 """Plain-text typography for mixed CJK and Latin text.
 
-Owns: display width (a CJK character takes two columns), collapsing text to one
+Owns: display width (a CJK character takes two columns), whether text holds
+right-to-left script (`has_rtl`), collapsing text to one
 line, cutting a summary at a sentence end, else a clause or word boundary (never
 inside a word, a number, a URL or a Hangul word), and wrapping lines without
 breaking Korean words or starting a line with Japanese closing punctuation
@@ -17,6 +18,19 @@ SUMMARY_WIDTH = 200  # display columns (a CJK character counts 2)
 TEXT_WIDTH = 72  # display columns of the text part
 
 CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+# Hebrew, Arabic, Syriac, Thaana, N'Ko...; their presentation forms; the marks
+# and embeddings that make text right to left; the RTL scripts beyond the BMP.
+_RTL = re.compile(
+    "[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc\u200f\u202b\u202e\u2067"
+    "\U00010800-\U00010fff\U0001e800-\U0001efff]"
+)
+
+
+def has_rtl(*texts: str) -> bool:
+    """True when any of `texts` holds a right-to-left character (Arabic, Hebrew...)."""
+    return any(_RTL.search(text) for text in texts)
 
 
 def one_line(text: str) -> str:
