@@ -37,6 +37,9 @@ def relevance() -> Relevance:
         ("New phone launches", "Its AI assistant runs a small language model on device.", True),
         # Two different keywords: one word repeated is still one passing mention.
         ("New phone launches", "AI photo editing, AI wallpapers and a bigger battery.", False),
+        # ...counted as listed, whatever clitics stick to it: one keyword, twice.
+        ("هاتف جديد", "كاميرا بالذكاء الاصطناعي وشاشة للذكاء الاصطناعي", False),
+        ("هاتف جديد", "مساعد بالذكاء الاصطناعي يعمل بنموذج لغوي كبير", True),
         # Weak words ("GPU", "humanoid", "モデル") count only beside a second keyword:
         ("Nvidia ships a faster gaming GPU", "Frame rates rise 30%.", False),
         ("Nvidia ships a faster GPU for AI training", "", True),

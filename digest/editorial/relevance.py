@@ -69,14 +69,14 @@ class Relevance:
     """Compiled keyword lists. Reuse it for many stories."""
 
     def __init__(self, topics: Mapping[str, Topic | Iterable[str]]) -> None:
-        self._matchers: dict[str, TermMatcher[bool]] = {}
+        self._matchers: dict[str, TermMatcher[tuple[str, bool]]] = {}
         for name, topic in topics.items():
             if not isinstance(topic, Topic):
                 topic = Topic(tuple(topic))
             # A word in both lists is strong (at one place the first name listed
             # wins): a user who adds "GPU" to a language's list means it alone.
-            pairs = [(word, False) for word in topic.words]
-            pairs += [(word, True) for word in topic.weak]
+            pairs = [(word, (_listed(word), False)) for word in topic.words]
+            pairs += [(word, (_listed(word), True)) for word in topic.weak]
             self._matchers[name] = TermMatcher(pairs)
 
     def is_about(self, topic: str, title: str, summary: str = "") -> bool:
@@ -101,6 +101,12 @@ class Relevance:
         return sum(1 for weak in in_summary.values() if not weak) >= SUMMARY_HITS
 
 
-def _keywords(matcher: TermMatcher[bool], text: str) -> dict[str, bool]:
-    """The different keywords in `text` (lower-cased) → whether each is weak."""
-    return {text[start:end].lower(): weak for start, end, weak in matcher.spans(text)}
+def _listed(word: str) -> str:
+    """A keyword as listed, the one way it is counted (without "=", lower case)."""
+    return word.removeprefix("=").strip().lower()
+
+
+def _keywords(matcher: TermMatcher[tuple[str, bool]], text: str) -> dict[str, bool]:
+    """The different keywords in `text` → whether each is weak. Counted as listed,
+    not as written: "الذكاء الاصطناعي" and "للذكاء الاصطناعي" are one keyword."""
+    return dict(matcher.find(text))
