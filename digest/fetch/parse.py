@@ -19,6 +19,10 @@ parsed again as UTF-8. Entries whose text is still garbled are left out and the
 feed gets a warning (or fails, when nothing is left). Feeds without any sign of
 trouble pay one `bytes.isascii` or a few regex scans, nothing more.
 
+Speed: feedparser's joins of URIs with the document's base are memoized
+(`_memoize_base_joins`: the same strings in, the same URI out), which takes a
+quarter off its time on a typical feed.
+
 Hostile bodies: at most `max_entries_read` entries of a body are parsed
 (`cut_entries`), a body of valid UTF-8 but for a few bytes keeps its entries
 (each bad byte a U+FFFD, logged: `digest.fetch.charset` rule 4b), and workers
@@ -27,6 +31,8 @@ die with the gather process that started them (`digest.fetch.lifeline`).
 
 from __future__ import annotations
 
+import functools
+import importlib
 import io
 import logging
 import re
@@ -87,6 +93,39 @@ def _looks_like_html(response: Fetched) -> bool:
         return True
     head = response.body[:512].lstrip().lower()
     return head.startswith(_HTML_STARTS)
+
+
+def _memoize_base_joins() -> None:
+    """Let feedparser join each URI with its base once per worker, not once per element.
+
+    Given a base URI (we pass the final URL as Content-Location, so relative
+    links resolve), feedparser joins the base with itself at *every* start tag
+    (`make_safe_absolute_uri(base, base)`, to keep `xml:base` safe) and each link
+    with the base (`_urljoin`): urllib's parsing, ~1.3 ms of a 20-item feed's
+    ~5 ms. Both are pure functions of their strings (and of feedparser's constant
+    list of safe schemes), so answering a repeated question from a cache gives
+    the same URIs."""
+    mixin: Any = importlib.import_module("feedparser.mixin")
+    for name in ("make_safe_absolute_uri", "_urljoin"):
+        original = getattr(mixin, name, None)
+        # Another feedparser may name these differently: then no cache, same URIs.
+        if not callable(original) or getattr(original, "digest_memoized", False):
+            continue
+        cached = functools.lru_cache(maxsize=4096)(original)
+
+        # Both take (base, relative); feedparser passes strings (None: no relative).
+        def join(
+            base: Any, rel: Any = None, _cached: Any = cached, _original: Any = original
+        ) -> Any:
+            if type(base) is str and (rel is None or type(rel) is str):
+                return _cached(base, rel)
+            return _original(base, rel)  # anything else: no cache, the same answer
+
+        join.digest_memoized = True  # type: ignore[attr-defined]
+        setattr(mixin, name, join)
+
+
+_memoize_base_joins()
 
 
 def _feedparser(response: Fetched) -> Any:

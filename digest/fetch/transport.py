@@ -5,8 +5,9 @@ the host, checks every address (`digest.fetch.addresses`) and then connects to
 one of those very addresses, never to the name (so a DNS answer that changes
 between check and connect, "DNS rebinding", changes nothing);
 `GuardedTransport`, the httpx transport that runs httpcore connections on that
-backend, kept alive per origin by `_Pool` (a request to a host reuses an idle
-connection to it, or opens one; no scan of the other connections); and
+backend (over asyncio's own streams: `digest.fetch.netstream`), kept alive per
+origin by `_Pool` (a request to a host reuses an idle connection to it, or
+opens one; no scan of the other connections); and
 `FeedClient`, the few lines of `httpx.AsyncClient` gather needs (a GET with
 headers, streamed). TLS still verifies and sends SNI for the host name
 (httpcore passes the URL's host to `start_tls`), and the Host header is the
@@ -19,6 +20,7 @@ environment variable changes that: the pool is built here, not by httpx.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
 import importlib.util
@@ -30,6 +32,7 @@ import httpcore
 import httpx
 
 from digest.fetch.addresses import AddressPolicy, parse_address, resolve_checked
+from digest.fetch.netstream import connect_tcp
 
 # Whether the hop being made may reach an allowlisted non-public address. A hop
 # reached by a redirect from a public address may not: a feed on the internet
@@ -65,7 +68,6 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
 
     def __init__(self, policy: AddressPolicy) -> None:
         self.policy = policy
-        self._inner = httpcore.AnyIOBackend()
         # Hosts seen resolving to an allowlisted non-public address: the fetcher
         # asks before reusing a pooled connection to one of them (see PRIVATE_HOP_OK).
         self.private_hosts: set[str] = set()
@@ -87,7 +89,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         last: Exception | None = None
         for address in addresses:
             try:
-                stream = await self._inner.connect_tcp(
+                stream = await connect_tcp(
                     address,
                     port,
                     timeout=timeout,
@@ -111,7 +113,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         raise httpcore.ConnectError("unix sockets are not used for feeds")
 
     async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
+        await asyncio.sleep(seconds)
 
 
 # httpcore's exceptions, as httpx's (what `httpx.AsyncHTTPTransport` does too).
