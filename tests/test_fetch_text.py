@@ -38,7 +38,6 @@ PLAIN = [
     "<a b c>d</a>",
     '<a title="a&quot;b">t</a> &amp; &lt;b&gt; &#39;q&#x27; &nbsp;',
     '<div\nclass="a"\n>t</div><h1>T</h1>x',
-    "<ruby>漢<rt>kan</rt></ruby>字",
     "<p>x &amp</p>",
     "x &",
     "<img src=a.png alt='cap'>caption",
@@ -64,6 +63,8 @@ NOT_PLAIN = [
     "<p\u3000class=x>a</p>b",
     "<p class=x\u3000>b</p>c",
     "</p\x0b>c<p>d",
+    # A ruby reading is left out, which only the parser's extractor does.
+    "<ruby>漢<rt>kan</rt></ruby>字",
 ]
 
 

@@ -95,6 +95,22 @@ def test_html_to_text_hostile(hostile: str) -> None:
     assert "<" not in text and ">" not in text
 
 
+@pytest.mark.parametrize(
+    ("html", "text"),
+    [
+        # A reading over a word is not part of the text, with or without the
+        # fallback parentheses and end tags a feed may leave out.
+        ("<ruby>東京<rt>とうきょう</rt></ruby>で<ruby>人工知能<rp>(</rp><rt>じんこうちのう</rt><rp>)</rp></ruby>",
+         "東京で人工知能"),
+        ("<ruby>漢<rt>かん</ruby>字を<ruby>学<rt>まな</rt>ぶ</ruby>", "漢字を学ぶ"),
+        ("<ruby><rb>北京</rb><rp>(</rp><rt>Běijīng</rt><rp>)</rp></ruby>大学", "北京大学"),
+        ("<p>AI<rt>stray</rt></p><p>chips</p>", "AI chips"),  # no ruby: still a note
+    ],
+)  # fmt: skip
+def test_html_to_text_leaves_ruby_readings_out(html: str, text: str) -> None:
+    assert html_to_text(html) == text
+
+
 def test_html_to_text_never_raises_on_garbage() -> None:
     pieces = ["<", ">", "</", "<!", "<![", "]]>", "-->", "&", "#", ";", "script", "a", "=", '"']
     for i in range(len(pieces)):

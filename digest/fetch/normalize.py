@@ -98,6 +98,12 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 # Elements whose text content is never prose.
 _SKIP_CONTENT = frozenset({"script", "style", "template", "noscript"})
+# Ruby annotations: the reading printed above a word (<rt>), and the fallback
+# parentheses around it (<rp>): "<ruby>東京<rt>とうきょう</rt></ruby>" is 東京 in
+# plain text (NHK's easy-Japanese news, textbooks, pinyin on Chinese). Their end
+# tags may be left out: the next <rt>/<rp>/<rb> or the </ruby> ends them.
+_RUBY_NOTES = frozenset({"rt", "rp"})
+_RUBY_BASE = frozenset({"rb", "rtc", "ruby"})
 # Elements that separate words visually; without a space here "<p>a</p><p>b</p>"
 # would read "ab".
 _BLOCK = frozenset(
@@ -124,10 +130,15 @@ class _TextExtractor(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self._skip_depth = 0
+        self._in_ruby_note = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _SKIP_CONTENT:
             self._skip_depth += 1
+        elif tag in _RUBY_NOTES:
+            self._in_ruby_note = True
+        elif tag in _RUBY_BASE:
+            self._in_ruby_note = False
         elif tag in _BLOCK:
             self.parts.append(" ")
 
@@ -139,11 +150,13 @@ class _TextExtractor(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag in _SKIP_CONTENT:
             self._skip_depth = max(0, self._skip_depth - 1)
+        elif tag in _RUBY_NOTES or tag in _RUBY_BASE:
+            self._in_ruby_note = False
         elif tag in _BLOCK:
             self.parts.append(" ")
 
     def handle_data(self, data: str) -> None:
-        if not self._skip_depth:
+        if not self._skip_depth and not self._in_ruby_note:
             self.parts.append(data)
 
     # Comments, CDATA sections, declarations and processing instructions are not
@@ -175,7 +188,9 @@ _PLAIN_TOKEN = re.compile(
 # Elements html.parser reads (or, in other Python versions, may read) as raw text,
 # or whose content `_TextExtractor` skips: such fragments always go to the parser.
 _RAW_TEXT = (
-    _SKIP_CONTENT | {"textarea", "title", "xmp", "iframe", "noembed", "noframes"} | {"plaintext"}
+    _SKIP_CONTENT
+    | {"textarea", "title", "xmp", "iframe", "noembed", "noframes", "plaintext"}
+    | _RUBY_NOTES  # text left out, by `_TextExtractor` only
 )
 
 
