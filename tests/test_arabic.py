@@ -119,6 +119,50 @@ def test_arabic_cldr_names_come_from_babel(classifier: Classifier) -> None:
     assert classifier.classify("وزير خارجية إندونيسيا").country == "ID"
 
 
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        # No country word: the actor's Arabic name from the knowledge base places it.
+        ("أعلنت مجموعة جي42 عن شراكة لتطوير مراكز البيانات", "AE"),
+        ("طحنون بن زايد يترأس اجتماعاً حول الحوسبة", "AE"),
+        ("وأرامكو تستثمر في الحوسبة السحابية", "SA"),
+        ("سدايا تطلق نموذج علام بنسخة جديدة", "SA"),
+        ("مؤسسة قطر تطلق برنامجاً للأبحاث", "QA"),
+        ("هواوي تكشف عن شريحة جديدة", "CN"),
+        ("إس كيه هاينكس ترفع إنتاج الذاكرة", "KR"),
+    ],
+)
+def test_arabic_names_of_the_knowledge_base_place_a_story(
+    classifier: Classifier, title: str, expected: str
+) -> None:
+    assert classifier.classify(title).country == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "keys"),
+    [
+        ("أطلقت أوبن إيه آي نموذجاً جديداً", {"us/openai"}),
+        ("شراكة بين مايكروسوفت وجي 42 وبإنفيديا", {"us/microsoft", "ae/g42", "us/nvidia"}),
+        ("لغوغل وجوجل", {"us/google"}),  # both spellings, one actor
+        ("سامسونغ وسامسونج", {"kr/samsung-electronics"}),
+        # The longest name wins: the university, not its namesake.
+        ("جامعة محمد بن زايد للذكاء الاصطناعي", {"ae/mbzuai"}),
+        ("كشفت آبل الأمريكية عن آيفون جديد", {"us/apple", "us/iphone"}),
+        ("مسبار الأمل", {"ae/hope-probe"}),
+        # Names that are ordinary words on their own are listed in longer forms
+        # only: a source (مصدر, Masdar), requests (طلبات, Talabat), camels (الإبل,
+        # folded like آبل), reconstruction (إعمار, Emaar), hope (الأمل).
+        ("قال مصدر مطلع إن طلبات الشراء ارتفعت", set()),
+        ("مهرجان الإبل وإعادة إعمار المدن", set()),
+        ("الأمل كبير والطريق سالك وشبكة الاتصالات والبيانات تعمل", set()),
+    ],
+)
+def test_arabic_names_give_the_actors_keys(
+    classifier: Classifier, text: str, keys: set[str]
+) -> None:
+    assert classifier.keys(text) == keys
+
+
 @pytest.fixture(scope="module")
 def relevance() -> Relevance:
     return Relevance(load_topics(TOPICS_FILE))
