@@ -441,9 +441,9 @@ FAILURES: dict[str, tuple[Route, str]] = {
     "403": (Route(b"", status=403, content_type="text/plain"), "failed: HTTP 403 Forbidden"),
     "html page": (
         Route(HTML_PAGE, content_type="text/html; charset=utf-8"),
-        "not a feed: served an HTML page, not a feed",
+        "not a feed: served an HTML page, with no feed link in it",
     ),
-    "html page sent as rss": (Route(HTML_PAGE), "not a feed: served an HTML page, not a feed"),
+    "html page sent as rss": (Route(HTML_PAGE), "not a feed: served an HTML page, with no feed link in it"),
     "malformed xml": (
         Route(b"<?xml version='1.0'?><rss version='2.0'><channel><item><title>x</ti"),
         "not a feed: malformed feed, no entries recovered: line 1",
@@ -536,6 +536,31 @@ def test_one_failing_feed_never_stops_the_others(
     assert by_url(again)[bad].status == FAILED
     assert store.feed_state(bad).failures == 2
     assert store.count_posts() == 2
+
+
+def test_a_web_page_that_links_its_feed_names_it_and_is_not_followed(
+    server: FeedServer, store: Store
+) -> None:
+    # What a user pastes most often: the site's page, not its feed.
+    server["/news/"] = Route(
+        b'<!DOCTYPE html><html><head><title>News</title>'
+        b'<link rel="stylesheet" href="/s.css">'
+        b'<link rel="alternate" type="application/rss+xml" title="RSS" href="/news/rss.xml">'
+        b'<link rel="alternate" type="application/atom+xml" href="https://elsewhere.example/a">'
+        b"</head><body>...</body></html>",
+        content_type="text/html; charset=utf-8",
+    )
+    server["/news/rss.xml"] = Route(GOOD)
+    page = server.url("/news/")
+    report = gather(make_settings([page]), store, NOW)
+    failed = by_url(report)[page]
+    assert failed.status == FAILED
+    assert failed.error == (
+        f"not a feed: served an HTML page that links its feed: {server.url('/news/rss.xml')} "
+        "or https://elsewhere.example/a (put that URL in the config)"
+    )
+    assert server.hits("/news/rss.xml") == []  # named, never fetched on our own
+    assert store.count_posts() == 0
 
 
 def test_connection_refused_is_a_failure(server: FeedServer, store: Store) -> None:

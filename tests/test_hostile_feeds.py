@@ -387,10 +387,10 @@ CASES: dict[str, Case] = {
     # -- not feeds ---------------------------------------------------------------
     "an HTML page": Case(
         {"/h": Route(HTML, content_type="text/html; charset=utf-8")},
-        FAILED, "FAILED  {url}: not a feed: served an HTML page, not a feed",
+        FAILED, "FAILED  {url}: not a feed: served an HTML page, with no feed link in it",
     ),
     "an HTML page sent as RSS": Case(
-        {"/h": Route(HTML)}, FAILED, "FAILED  {url}: not a feed: served an HTML page, not a feed",
+        {"/h": Route(HTML)}, FAILED, "FAILED  {url}: not a feed: served an HTML page, with no feed link in it",
     ),
     "empty 200": Case({"/h": Route(b"")}, FAILED, "FAILED  {url}: not a feed: empty body"),
     "a body naming a local file": Case(

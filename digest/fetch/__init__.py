@@ -3,12 +3,15 @@
 Owns: polling every configured feed over HTTP with conditional GET, size, time
 and redirect caps and the HTTP manners (410, Retry-After, 301/308) (`gather`,
 `fetcher`); connecting only to checked public addresses, or to networks the
-operator allowed (`addresses`, `transport`); parsing bodies with feedparser in
-worker processes that die with their parent (`parse`, `lifeline`); repairing
+operator allowed (`addresses`, `transport`, over asyncio's sockets: `netstream`);
+parsing bodies with feedparser in worker processes that die with their parent
+(`parse`, `workers`, `lifeline`), and naming the feed a web page links when a
+feed URL is a page (`discovery`); repairing
 mislabelled CJK charsets (`charset`); reading the dates feeds really write
 (`dates`); turning feedparser's output into frozen `Post`s at one boundary
 (`normalize`), with the feeds' artefacts cleaned out of summaries there
-(`summaries`: label prefixes, boilerplate, a repeated title); and each feed's
+(`summaries`: label prefixes, boilerplate, a repeated title; `gates`: which of
+its rules can match a text); and each feed's
 standing for `digest feeds` (`status`). The only stage that touches the network.
 
 Never touches: what goes into an issue (`digest.editorial`), rendering, mail.

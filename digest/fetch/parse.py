@@ -45,6 +45,7 @@ import feedparser
 
 from digest.config import FeedSettings
 from digest.fetch import charset
+from digest.fetch.discovery import feed_links
 from digest.fetch.fetched import MIN_ENTRIES_READ, Fetched
 from digest.fetch.normalize import html_to_text, normalize_entries
 from digest.models import Post
@@ -222,7 +223,14 @@ def parse_feed(
         warning = "; ".join(notes) or None
         return Parsed(posts=posts, entries=len(entries), title=title, warning=warning)
     if not version and _looks_like_html(response):
-        return Parsed(error="served an HTML page, not a feed")
+        links = feed_links(response.body, response.url)
+        if links:
+            # Said, never followed on our own: the config names what is fetched.
+            return Parsed(
+                error=f"served an HTML page that links its feed: {' or '.join(links)} "
+                "(put that URL in the config)"
+            )
+        return Parsed(error="served an HTML page, with no feed link in it")
     if broken:
         return Parsed(error=f"malformed feed, no entries recovered: {reason}")
     if not version:
