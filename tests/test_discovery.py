@@ -10,7 +10,8 @@ PAGE = "https://news.example.jp/tech/index.html"
 
 
 def page(*links: str) -> bytes:
-    return ("<!doctype html><html><head>" + "".join(links) + "</head><body>x</body></html>").encode()
+    head = "".join(links)
+    return f"<!doctype html><html><head>{head}</head><body>x</body></html>".encode()
 
 
 @pytest.mark.parametrize(

@@ -443,7 +443,10 @@ FAILURES: dict[str, tuple[Route, str]] = {
         Route(HTML_PAGE, content_type="text/html; charset=utf-8"),
         "not a feed: served an HTML page, with no feed link in it",
     ),
-    "html page sent as rss": (Route(HTML_PAGE), "not a feed: served an HTML page, with no feed link in it"),
+    "html page sent as rss": (
+        Route(HTML_PAGE),
+        "not a feed: served an HTML page, with no feed link in it",
+    ),
     "malformed xml": (
         Route(b"<?xml version='1.0'?><rss version='2.0'><channel><item><title>x</ti"),
         "not a feed: malformed feed, no entries recovered: line 1",
@@ -543,7 +546,7 @@ def test_a_web_page_that_links_its_feed_names_it_and_is_not_followed(
 ) -> None:
     # What a user pastes most often: the site's page, not its feed.
     server["/news/"] = Route(
-        b'<!DOCTYPE html><html><head><title>News</title>'
+        b"<!DOCTYPE html><html><head><title>News</title>"
         b'<link rel="stylesheet" href="/s.css">'
         b'<link rel="alternate" type="application/rss+xml" title="RSS" href="/news/rss.xml">'
         b'<link rel="alternate" type="application/atom+xml" href="https://elsewhere.example/a">'

@@ -390,7 +390,9 @@ CASES: dict[str, Case] = {
         FAILED, "FAILED  {url}: not a feed: served an HTML page, with no feed link in it",
     ),
     "an HTML page sent as RSS": Case(
-        {"/h": Route(HTML)}, FAILED, "FAILED  {url}: not a feed: served an HTML page, with no feed link in it",
+        {"/h": Route(HTML)},
+        FAILED,
+        "FAILED  {url}: not a feed: served an HTML page, with no feed link in it",
     ),
     "empty 200": Case({"/h": Route(b"")}, FAILED, "FAILED  {url}: not a feed: empty body"),
     "a body naming a local file": Case(

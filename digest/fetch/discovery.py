@@ -36,9 +36,9 @@ class _FeedLinks(HTMLParser):
         href = values.get("href", "").strip()
         # "application/json" only with rel=alternate and a feed-like path: sites
         # also link oEmbed and API documents as JSON.
-        if "alternate" in rel and kind in FEED_TYPES and href:
-            if kind != "application/json" or "feed" in href.lower():
-                self.hrefs.append(href)
+        json_feed = kind != "application/json" or "feed" in href.lower()
+        if "alternate" in rel and kind in FEED_TYPES and href and json_feed:
+            self.hrefs.append(href)
 
     handle_startendtag = handle_starttag
 
