@@ -108,3 +108,19 @@ def test_places_file_is_user_data(tmp_path: Path) -> None:
     assert custom.classify("hanbit opens a lab").country == ""
     assert custom.classify("Tokyo Drift remake").country == ""
     assert custom.classify("Japan startup").country == "JP"  # CLDR names stay
+
+
+@pytest.mark.parametrize(
+    ("title", "names_amazon"),
+    [
+        ("Fires spread in the Amazon rainforest", False),
+        ("حرائق في غابات الأمازون", False),
+        ("亚马逊雨林大火蔓延", False),
+        ("Amazon opens an AI lab in Tokyo", True),
+        ("أمازون تطلق خدمة جديدة", True),
+    ],
+)
+def test_the_rainforest_is_not_the_company(
+    classifier: Classifier, title: str, names_amazon: bool
+) -> None:
+    assert ("us/amazon" in classifier.keys(title)) is names_amazon
