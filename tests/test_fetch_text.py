@@ -1,11 +1,14 @@
 """The shortcuts of parsing that must never change a result: `html_to_text`'s
 reading of plain tags without html.parser, and feedparser's memoized URI joins
-(`digest.fetch.parse`)."""
+and copies of content parameters (`digest.fetch.parse`)."""
 
 from __future__ import annotations
 
+import copy
 import io
 import random
+from pathlib import Path
+from typing import Any
 
 import feedparser
 import feedparser.mixin
@@ -133,3 +136,102 @@ def test_memoized_joins_resolve_xml_base_as_before() -> None:
         "http://example.com/a/b/c.html",
         "http://example.com/d.html",
     ]
+
+
+DETAILS = [
+    b"""<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>
+<item><title>a &amp; b</title><description>&lt;p&gt;x&lt;/p&gt;</description>
+<content:encoded xmlns:content="http://purl.org/rss/1.0/modules/content/">&lt;b&gt;y</content:encoded>
+</item></channel></rss>""",
+    b"""<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom" xml:lang="ja">
+<title type="html">&lt;b&gt;t</title><subtitle>s</subtitle>
+<entry><id>1</id><title type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">x</div></title>
+<summary type="html">y</summary><content type="text/plain" mode="escaped">z</content>
+<content src="http://example.com/z" type="base64">eg==</content></entry></feed>""",
+]
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _parse_all(bodies: list[bytes]) -> list[Any]:
+    return [
+        feedparser.parse(
+            io.BytesIO(body),
+            response_headers={"content-location": "http://example.com/feed.xml"},
+            sanitize_html=False,
+            resolve_relative_uris=False,
+        )
+        for body in bodies
+    ]
+
+
+def test_quick_detail_copies_give_what_deepcopy_gives(monkeypatch: pytest.MonkeyPatch) -> None:
+    """feedparser's `*_detail` dicts are the same (equal, and the same types all
+    the way down) with `digest.fetch.parse._quick_detail_copies` as with deepcopy."""
+    assert feedparser.mixin.copy is not copy  # installed
+    files = sorted((ROOT / "tests/data/feedparser").glob("*.xml"))
+    files += sorted((ROOT / "benchmarks/eval/feeds").glob("*.xml"))
+    bodies = DETAILS + [f.read_bytes() for f in files]
+    quick = _parse_all(bodies)
+    monkeypatch.setattr(feedparser.mixin, "copy", copy)
+    slow = _parse_all(bodies)
+
+    def shape(x: Any) -> Any:
+        if isinstance(x, dict):
+            return (type(x), {k: shape(v) for k, v in x.items()})
+        if isinstance(x, list):
+            return [shape(v) for v in x]
+        return (type(x), x)
+
+    details = 0
+    for a, b in zip(quick, slow, strict=True):
+        assert shape(a.entries) == shape(b.entries)
+        assert shape(a.feed) == shape(b.feed)
+        details += sum(1 for e in a.entries for k in e if k.endswith("_detail"))
+    assert details > 100
+
+
+def test_plain_absolute_links_join_as_urljoin_joins_them() -> None:
+    """`normalize.quick_urljoin` (and feedparser's `_urljoin` through the memoized
+    joins) answer what urllib and feedparser do, for links it takes the short
+    way and links that look almost like them; a base that does not parse still
+    fails the join."""
+    import urllib.parse
+
+    rng = random.Random(15)
+    pieces = [
+        "http://", "https://", "HTTP://", "ftp://", "//", "h.example", "例え.jp", "[::1]", ":8080",
+        ":", "/", "/a", "/b;p", ";", "?", "?q=1", "&x", "#", "#f", "%20", " ", "\t", "\\", "..",
+        "@", "~", "é", "'", "(", "=", "",
+    ]  # fmt: skip
+    bases = ["", "http://example.com/feed/", "https://example.com/a/b", "http://[bad", "ftp://x/"]
+    links = [
+        "https://news.example/en/2026/0001?utm_medium=feed",
+        "http://example.com",
+        "http://example.com?x",
+        "http://example.com/a;b",
+        "http://example.com/?",
+        "http://example.com/#",
+        "http://example.com:/",
+        "https://ex.example/a b",
+    ]
+    links += ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 7))) for _ in range(2000)]
+    links += [
+        rng.choice(["http://h.example", "https://h.example"])
+        + "".join(rng.choice(pieces[6:]) for _ in range(rng.randint(0, 5)))
+        for _ in range(2000)
+    ]
+    quick = 0
+    for base in bases:
+        for link in links:
+            try:
+                want: str | None = urllib.parse.urljoin(base, link)
+            except ValueError:
+                want = None
+            try:
+                got: str | None = normalize.quick_urljoin(base, link)
+            except ValueError:
+                got = None
+            assert got == want, (base, link)
+            quick += normalize.joins_as_itself(base, link)
+            assert feedparser.mixin._urljoin(base, link) == feedparser.urls._urljoin(base, link)
+    assert quick > 500

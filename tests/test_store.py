@@ -363,3 +363,28 @@ def test_issue_numbers_are_assigned_once(tmp_path: Path) -> None:
         store.mark_issue_sent("2026-W46", NOW)
         store.mark_issue_sent("2026-W46", NOW + timedelta(days=1))
         assert store.issue_sent_at("2026-W46") == NOW
+
+
+def test_stored_times_are_the_text_strftime_gave() -> None:
+    """`to_db_time` writes what `strftime("%Y-%m-%dT%H:%M:%S+00:00")` of the UTC
+    time wrote before it took a quicker way: microseconds, zones, early years."""
+    import random
+    from datetime import timezone
+
+    from digest.state.schema import to_db_time
+
+    rng = random.Random(15)
+    zones = [UTC, timezone(timedelta(0)), timezone(timedelta(hours=9))]
+    zones += [timezone(timedelta(hours=-5, minutes=-30)), timezone(timedelta(seconds=37))]
+    for _ in range(20_000):
+        when = datetime(
+            rng.choice([1, 999, 1000, 1970, 2026, 9998]),
+            rng.randint(1, 12), rng.randint(1, 28), rng.randint(0, 23), rng.randint(0, 59),
+            rng.randint(0, 59), rng.choice([0, 1, 500_000, 999_999, rng.randint(0, 999_999)]),
+            tzinfo=rng.choice(zones),
+        )  # fmt: skip
+        try:
+            want = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+        except OverflowError:
+            continue  # year 1 less 9 hours: no UTC time to store
+        assert to_db_time(when) == want, when

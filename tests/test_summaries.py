@@ -552,3 +552,77 @@ def test_what_the_gates_let_through_is_what_every_rule_alone_would_do(
     ungated = [clean_summary(text, "") for text in CHAINS + CHAINS[::-1]]
     assert gated == ungated
     assert any(c.steps for c in gated)
+
+
+def test_a_rule_s_lookahead_admits_every_character_its_phrases_start_with() -> None:
+    """The lookahead in front of `read_more` (`gates.first_chars`) lets through
+    every character `re.IGNORECASE` matches to a phrase's first letter (U+212A K
+    for "keep"), so it can only skip positions where the rule cannot match."""
+    firsts = gates.first_chars(summaries._READ_MORE)
+    assert firsts and set("ckrflm阅기") <= set(firsts)
+    ahead = re.compile(
+        "[" + re.escape(summaries._OPENING + firsts) + "]", re.IGNORECASE | re.DOTALL
+    )
+    everything = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+    starts = re.compile("[" + re.escape(firsts) + "]", re.IGNORECASE)
+    for m in starts.finditer(everything):
+        assert ahead.fullmatch(m.group())
+    for ch in firsts:
+        for m in re.finditer(re.escape(ch), everything, re.IGNORECASE):
+            assert ahead.fullmatch(m.group()), (ch, hex(ord(m.group())))
+    assert gates.first_chars(r"(?:a|\s*b)") is None  # not a literal first: no lookahead
+    assert gates.first_chars(r"(?:ab|cd|a)") == "ac"
+
+
+@pytest.mark.parametrize(
+    "summary",
+    [
+        *CHAINS,
+        "Markets rallied. \u212aeep reading",
+        "Markets rallied.   (  read the full story  ) »",
+        "Markets rallied… more...",
+        "Markets rallied. 【阅读全文】",
+        "市场上涨。 点击查看全文 >>",
+        "시장이 올랐다. 기사  더  보기",
+        "Markets rallied. Learn more.",
+        "customers can learn more.",
+        " Read more",
+        "Read more",
+    ],
+)
+def test_the_lookahead_finds_what_the_rule_alone_finds(summary: str) -> None:
+    pattern = next(p for p, _ in summaries.TAIL_GATES if "continue reading" in p)
+    alone = re.compile(pattern, re.IGNORECASE | re.DOTALL)
+    start = max(0, len(summary) - summaries.TAIL_WINDOW)
+    want = alone.search(summary, start)
+    got = summaries._read_more(summary, "")
+    assert got == (summaries._trim_end(summary[: want.start()]) if want else summary)
+
+
+@pytest.mark.parametrize(
+    "summary",
+    [
+        "不可或缺的 […]",
+        "了承し...",
+        "서울 중구... ",
+        "Markets rallied (…)\u3000",
+        "Markets rallied （⋯）",
+        "vendors.…",
+        "Markets rallied.",
+        "Markets rallied。。。",
+        "Markets rallied。",
+        "Markets [rallied]",
+        "(note)",
+        "",
+    ],
+)
+def test_cut_marker_s_quick_answer_is_what_its_pattern_gives(summary: str) -> None:
+    """`_cut_marker` answers a text that cannot end in a cut mark without its
+    pattern: the same as trying the pattern (whose `\\s` is `str.isspace`)."""
+    everything = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+    assert set(re.findall(r"\s", everything)) == {c for c in everything if c.isspace()}
+    m = summaries._CUT_MARK.search(summary, max(0, len(summary) - 64))
+    if m is None:
+        assert summaries._cut_marker(summary, "") == summary
+    else:
+        assert summary.rstrip().endswith(summaries._CUT_MARK_ENDS)

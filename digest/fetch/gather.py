@@ -33,7 +33,7 @@ as one error, and no feed is marked failed because of it.
 Concurrency: all network I/O and all store writes happen on the event-loop thread
 (the sqlite connection is not thread-safe); at most `concurrency` requests are
 in flight. Each body is parsed as soon as it arrives. feedparser is pure Python
-(~4 ms for a 20-item feed, plus ~2.5 ms to normalise and clean) and would serialise the
+(~3.2 ms for a 20-item feed, plus ~1.9 ms to normalise and clean) and would serialise the
 whole run behind the GIL, so runs with `digest.fetch.workers.POOL_MIN_FEEDS` feeds or more parse in
 worker processes (started on the first 200, through a fork server) while the loop
 keeps the network busy; smaller runs parse inline. Numbers: benchmarks/gather.py.

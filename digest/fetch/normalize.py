@@ -2,9 +2,10 @@
 
 Owns: turning a feedparser result (already parsed, already decoded) into plain
 text, canonical URLs and UTC times: `html_to_text`, `canonical_url`,
-`entry_texts`, `normalize_entries`. Everything here is pure: no I/O, no clock
-(`now` is a parameter), only log lines about entries that were skipped or
-corrected.
+`entry_texts`, `normalize_entries`, and `quick_urljoin` (urllib's join, sooner
+for the plain absolute links most entries have; feedparser's joins use it too).
+Everything here is pure: no I/O, no clock (`now` is a parameter), only log
+lines about entries that were skipped or corrected.
 Doesn't own: fetching or parsing bytes (`digest.fetch.gather`), reading date strings
 (`digest.fetch.dates`), storage (`digest.state.store`), or any judgement about what a post is
 about (classification, dedup across feeds).
@@ -32,6 +33,7 @@ or a CSS block never becomes *visible text* in the digest.
 from __future__ import annotations
 
 import calendar
+import functools
 import hashlib
 import logging
 import re
@@ -41,7 +43,7 @@ from datetime import UTC, datetime, timedelta
 from html import unescape
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
+from urllib.parse import unquote, urljoin, urlparse, urlsplit, urlunsplit
 
 from digest.config import FeedSettings
 from digest.fetch.dates import DateContext, context_for, parse_date, plausible
@@ -239,6 +241,41 @@ def html_to_text(html: str) -> str:
     return _collapse("".join(parser.parts))
 
 
+# An absolute http(s) URL that `urljoin` gives back as it is, whatever it is
+# joined to: a lower-case scheme (urllib lower-cases it), an ASCII host, a path
+# without ";" (urllib splits parameters off at one), a query that is not empty
+# (an empty "?" is dropped), no fragment, no white space or control characters
+# (urllib removes some), no brackets or backslashes.
+_PLAIN_ABSOLUTE = re.compile(
+    r"https?://[A-Za-z0-9][A-Za-z0-9.-]*+(?::[0-9]++)?+"
+    r"(?:/[A-Za-z0-9\-._~!$&'()*+,=:@%/]*+)?+(?:\?[A-Za-z0-9\-._~!$&'()*+,=:@%/?;]++)?+"
+)
+
+
+@functools.lru_cache(maxsize=256)
+def _parses(base: str) -> bool:
+    try:
+        urlparse(base, "")
+    except ValueError:
+        return False
+    return True
+
+
+def joins_as_itself(base: str, url: str) -> bool:
+    """Whether `urllib.parse.urljoin(base, url)` is `url`, known without parsing
+    both: `url` is a plain absolute URL (`_PLAIN_ABSOLUTE`), which urljoin gives
+    back unchanged (another scheme than the base's: as it is; the same: put
+    together again from its parts, the same text), and the base parses (else
+    urljoin raises). False: no answer, ask urljoin."""
+    return _PLAIN_ABSOLUTE.fullmatch(url) is not None and _parses(base)
+
+
+def quick_urljoin(base: str, url: str) -> str:
+    """`urllib.parse.urljoin(base, url)`, the same answer or error; entry links are
+    mostly plain absolute URLs (`joins_as_itself`): ~0.5 µs instead of ~5."""
+    return url if joins_as_itself(base, url) else urljoin(base, url)
+
+
 def canonical_url(url: str) -> str:
     """A comparable form of an http(s) URL; "" for anything else.
 
@@ -416,7 +453,7 @@ def _normalize_entry(
     summary = _shorten(clean_summary(raw_summary, title).text, MAX_SUMMARY_CHARS)
 
     link = _own(entry, "link")
-    url = canonical_url(urljoin(base, link.strip())) if isinstance(link, str) and link else ""
+    url = canonical_url(quick_urljoin(base, link.strip())) if isinstance(link, str) and link else ""
 
     if not title and not url:
         log.warning("%s: skipped entry #%d: it has neither a title nor a link", feed.url, index)

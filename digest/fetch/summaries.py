@@ -20,8 +20,10 @@ Speed without a different result: a tail rule runs only on a text that holds
 one of the strings its own pattern requires (read from the parsed pattern, and
 looked for in one scan for all rules: `digest.fetch.gates`); a rule already run
 on the very text it would get is not run again; the title is compared letter by
-letter only as far as the summary still agrees with it. ~0.06 ms a summary
-instead of ~0.6 ms.
+letter only as far as the summary still agrees with it; `read_more` is tried
+only where a match can start (a lookahead for its phrases' first characters,
+`_tail_rule`'s `lead`); `cut_marker` only on a text that ends as its marks do.
+~0.04 ms a summary instead of ~0.6 ms.
 The rules, in the order they run:
 
 - `label_prefix`: a label before the text: "总结:", "摘要：", "要約：", "概要:",
@@ -157,10 +159,17 @@ def _trim_start(text: str) -> str:
 _GATES: dict[Callable[[str, str], str], frozenset[str] | None] = {}
 
 
-def _tail_rule(*patterns: str) -> Callable[[str, str], str]:
-    """A rule removing the earliest match of `patterns` that runs to the end."""
+def _tail_rule(*patterns: str, lead: str | None = None) -> Callable[[str, str], str]:
+    """A rule removing the earliest match of `patterns` that runs to the end.
+
+    `lead`: an alternation of phrases, each starting with a literal character,
+    one of which every match holds after nothing but white space and `_OPENING`
+    marks (its start); the search then tries only the positions that can start
+    a match (`gates.first_chars`): the same match, ~2.5× sooner."""
     joined = r"(?:" + "|".join(patterns) + r")\s*$"
-    tail = re.compile(joined, re.IGNORECASE | re.DOTALL)
+    firsts = gates.first_chars(lead) if lead is not None else None
+    ahead = rf"(?=\s*+[{re.escape(_OPENING + firsts)}])" if firsts else ""
+    tail = re.compile(ahead + joined, re.IGNORECASE | re.DOTALL)
     # Most summaries hold none of a rule's words: looking for them (all rules'
     # at once, `gates.present`) rules them out instead of trying the whole
     # pattern at every position of the tail.
@@ -286,17 +295,25 @@ _disclaimer = _tail_rule(
     r"(?:广告声明|廣告聲明|免责声明|免責聲明|免責事項|면책\s*(?:조항|공고))\s*[:：].{0,400}",
     _AFTER_SENTENCE + r"(?:Disclaimer|Disclosure)\s*:.{0,400}",
 )
-_read_more = _tail_rule(
-    # after a sentence end, or after an ellipsis (left for `cut_marker`), or in brackets
-    r"(?:" + _AFTER_SENTENCE + r"|(?<=…)\s*|(?<=\.{3})\s*|\s*(?=[\[(（【«<]))[\[(（【«<]?\s*(?:"
-    r"continue reading\b.{0,150}|keep reading"
+# What may open the bracket around a "read more" link.
+_OPENING = "[(（【«<"
+_READ_MORE = (
+    r"(?:continue reading\b.{0,150}|keep reading"
     r"|read (?:the )?(?:full|whole|complete|rest)\b[^.!?。]{0,60}"
     r"|read more(?:\s*[:：][^.!?。！？]{1,100}[.!?]?)?|full story|learn more|more\s*(?:…|\.{3})"
     r"|阅读全文|閱讀全文|查看全文|阅读原文|閱讀原文|点击(?:阅读|查看)全文|點擊(?:閱讀|查看)全文"
     r"|继续阅读|繼續閱讀|查看更多|查看详情|查看詳情|了解更多"
     r"|続きを読む|全文を読む|続きはこちら|もっと読む|記事を読む|詳しくはこちら|詳細はこちら|もっと見る"
-    r"|기사\s*더\s*보기|더\s*보기|전문\s*보기|원문\s*보기|자세히\s*보기|계속\s*읽기|더\s*읽기|기사\s*전문"
-    r")\s*[\])）】»>›→]*\s*(?:»|>>|→|›|…|\.{3})?\s*[.!。]?",
+    r"|기사\s*더\s*보기|더\s*보기|전문\s*보기|원문\s*보기|자세히\s*보기|계속\s*읽기|더\s*읽기|기사\s*전문)"
+)
+_read_more = _tail_rule(
+    # after a sentence end, or after an ellipsis (left for `cut_marker`), or in brackets
+    r"(?:"
+    + _AFTER_SENTENCE
+    + r"|(?<=…)\s*|(?<=\.{3})\s*|\s*(?=[\[(（【«<]))[\[(（【«<]?\s*"
+    + _READ_MORE
+    + r"\s*[\])）】»>›→]*\s*(?:»|>>|→|›|…|\.{3})?\s*[.!。]?",
+    lead=_READ_MORE,
 )
 
 
@@ -336,7 +353,15 @@ def sentence_ends(text: str) -> list[int]:
     return ends
 
 
+# What every match of `_CUT_MARK` ends with, but for white space: most summaries
+# end otherwise, and are answered without trying the pattern at 64 positions.
+_CUT_MARK_ENDS = ("…", "⋯", "...", "。。。", "]", ")", "）")
+
+
 def _cut_marker(text: str, title: str) -> str:
+    # `str.rstrip` and the pattern's `\s` strip the same (Unicode) white space.
+    if not text.rstrip().endswith(_CUT_MARK_ENDS):
+        return text
     m = _CUT_MARK.search(text, max(0, len(text) - 64))
     if m is None:
         return text
