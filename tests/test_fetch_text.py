@@ -164,13 +164,46 @@ def _parse_all(bodies: list[bytes]) -> list[Any]:
     ]
 
 
+def _many_details() -> list[bytes]:
+    """RSS and Atom feeds whose entries carry every kind of `*_detail`."""
+    bodies = []
+    for lang in ("en", "ja", "zh-Hant", ""):
+        lang_attr = f' xml:lang="{lang}"' if lang else ""
+        entries = "".join(
+            f'<entry xml:base="http://example.com/{n}/"><id>urn:{n}</id>'
+            f'<title type="{kind}">{text}</title>'
+            f'<summary type="{kind}">{text} {n}</summary>'
+            f'<content type="{kind}">{text} more</content>'
+            f"<author><name>A{n}</name></author><rights>(c) {n}</rights></entry>"
+            for n, (kind, text) in enumerate(
+                [("text", "plain"), ("html", "&lt;b&gt;bold&lt;/b&gt;"), ("text", "東京 AI")] * 4
+            )
+        )
+        bodies.append(
+            f'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"{lang_attr}>'
+            f'<title>t</title><subtitle type="html">s</subtitle>{entries}</feed>'.encode()
+        )
+        items = "".join(
+            f"<item><title>t{n} &amp; co</title><description>&lt;p&gt;d{n}&lt;/p&gt;"
+            f"</description><link>http://example.com/{n}</link></item>"
+            for n in range(12)
+        )
+        bodies.append(
+            f'<?xml version="1.0"?><rss version="2.0"><channel><title>c</title>'
+            f"<language>{lang or 'en'}</language><description>d</description>{items}"
+            "</channel></rss>".encode()
+        )
+    return bodies
+
+
 def test_quick_detail_copies_give_what_deepcopy_gives(monkeypatch: pytest.MonkeyPatch) -> None:
     """feedparser's `*_detail` dicts are the same (equal, and the same types all
     the way down) with `digest.fetch.parse._quick_detail_copies` as with deepcopy."""
     assert feedparser.mixin.copy is not copy  # installed
+    # The project's own copies of feedparser's test feeds, and generated feeds of
+    # every text construct, type, language and base (the eval feeds are not in git).
     files = sorted((ROOT / "tests/data/feedparser").glob("*.xml"))
-    files += sorted((ROOT / "benchmarks/eval/feeds").glob("*.xml"))
-    bodies = DETAILS + [f.read_bytes() for f in files]
+    bodies = DETAILS + _many_details() + [f.read_bytes() for f in files]
     quick = _parse_all(bodies)
     monkeypatch.setattr(feedparser.mixin, "copy", copy)
     slow = _parse_all(bodies)
