@@ -71,6 +71,13 @@ class AddressError(DigestError):
     exit_code = 2
 
 
+class InputFileError(DigestError):
+    """A file named on the command line (a CSV or OPML to import) cannot be read:
+    a bad argument, like a mistyped option."""
+
+    exit_code = 2
+
+
 class StoreError(DigestError):
     """The SQLite store is unusable (wrong schema version, corrupt, I/O error)."""
 

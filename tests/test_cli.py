@@ -237,3 +237,19 @@ def test_demo_serve_lets_a_reader_sign_up_on_loopback(tmp_path: Path, stop: str)
             if proc.poll() is None:
                 proc.kill()
                 proc.communicate()
+
+
+@pytest.mark.parametrize("command", [["subscribers", "import"], ["feeds", "import"]])
+def test_an_import_file_that_cannot_be_read_is_a_bad_argument(
+    command: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = tmp_path / "digest.toml"
+    config.write_text("")
+    monkeypatch.chdir(tmp_path)
+    assert main(["--config", str(config), *command, "missing.file"]) == 2
+    err = capsys.readouterr().err
+    assert "missing.file: cannot read: No such file or directory" in err
+    assert f"hint: a relative path is read from the current folder, {tmp_path}" in err

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import digest.cli.clock as clock
 from digest.config import FeedSettings, Settings
-from digest.errors import DigestError
+from digest.errors import DigestError, InputFileError
 from digest.state.store import Added, Store
 from digest.state.subscribers import clean_name, normalize_address, read_csv, write_csv
 
@@ -124,7 +124,9 @@ def _import_feeds(args: argparse.Namespace, settings: Settings, file: FeedFile) 
         try:
             data, name = Path(args.file).read_bytes(), args.file
         except OSError as e:
-            raise DigestError(f"{args.file}: cannot read: {e.strerror}") from e
+            raise InputFileError(
+                f"{args.file}: cannot read: {e.strerror}", hint=_path_hint(args.file)
+            ) from e
     entries, bad = read_opml(data, settings.digest.countries, name=name)
     known = set(file.urls())
     added = already = 0
@@ -327,12 +329,21 @@ _ADD_LINES = {
 }
 
 
+def _path_hint(given: str) -> str | None:
+    """Where a relative path was looked for: cron and systemd start elsewhere."""
+    if Path(given).is_absolute():
+        return None
+    return f"a relative path is read from the current folder, {Path.cwd()}"
+
+
 def _read_text(path: Path) -> str:
     try:
         with path.open(encoding="utf-8-sig", newline="") as f:  # CSV: keep CR in quoted cells
             return f.read()
     except OSError as e:
-        raise DigestError(f"{path}: cannot read: {e.strerror}") from e
+        raise InputFileError(
+            f"{path}: cannot read: {e.strerror}", hint=_path_hint(str(path))
+        ) from e
     except UnicodeDecodeError as e:
         raise DigestError(f"{path}: not UTF-8 text", hint="save the CSV as UTF-8") from e
 
