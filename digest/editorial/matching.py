@@ -114,11 +114,13 @@ _ARABIC_FOLD = str.maketrans(
     {"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ی": "ي", "ک": "ك"}
     | dict.fromkeys(_ARABIC_DROPPED, None)
 )
-_ARABIC_CHAR = re.compile("[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff]")
+# The Arabic blocks: Arabic, Arabic Supplement, Arabic Extended-A.
+_ARABIC_BLOCKS = "\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff"
+_ARABIC_CHAR = re.compile(f"[{_ARABIC_BLOCKS}]")
 
 
 def _is_arabic(ch: str) -> bool:
-    return "\u0600" <= ch <= "\u06ff" or "\u0750" <= ch <= "\u077f" or "\u08a0" <= ch <= "\u08ff"
+    return _ARABIC_CHAR.match(ch) is not None
 
 
 def _is_arabic_letter(ch: str) -> bool:
