@@ -46,6 +46,29 @@ def test_entities_settle_the_country(classifier: Classifier, title: str, expecte
     assert classifier.classify(title).country == expected
 
 
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        # A company's short name as the news writes it...
+        ("可灵2.1发布，快手股价上涨", "CN"),
+        ("微视用AI打造舞林大会", "CN"),
+        ("用友发布新一代ERP", "CN"),
+        ("一加15发布", "CN"),
+        # ...but not inside the everyday word that starts with it.
+        ("可灵活应对市场变化", ""),
+        ("微视频平台兴起", ""),
+        ("使用友好的界面", ""),
+        ("依图所示，芯片良率提升", ""),
+        # "Mac" alone is where an app runs, not Apple's news.
+        ("不用改签名，给 Mac 微信聊天记录「搬个家」", "CN"),
+    ],
+)
+def test_short_names_and_the_words_around_them(
+    classifier: Classifier, title: str, expected: str
+) -> None:
+    assert classifier.classify(title).country == expected
+
+
 def test_a_product_named_in_passing_is_no_subject(classifier: Classifier) -> None:
     # Below MIN_SCORE: one product in a summary makes no country.
     assert classifier.classify("A leaderboard of open models", "Qwen3 tops it").country == ""
