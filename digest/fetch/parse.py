@@ -41,7 +41,7 @@ import io
 import logging
 import re
 import types
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from xml.sax import SAXParseException
@@ -51,7 +51,7 @@ import feedparser
 from digest.config import FeedSettings
 from digest.fetch import charset
 from digest.fetch.discovery import feed_links
-from digest.fetch.fetched import MIN_ENTRIES_READ, Fetched
+from digest.fetch.fetched import MIN_ENTRIES_READ, Fetched, Parsed
 from digest.fetch.normalize import html_to_text, joins_as_itself, normalize_entries
 from digest.models import Post
 
@@ -199,18 +199,6 @@ def _feedparser(response: Fetched) -> Any:
         sanitize_html=False,
         resolve_relative_uris=False,
     )
-
-
-@dataclass(frozen=True)
-class Parsed:
-    """What parsing one body produced; crosses the process boundary (picklable)."""
-
-    posts: list[Post] = field(default_factory=list)
-    entries: int = 0
-    title: str = ""
-    warning: str | None = None
-    error: str | None = None  # the feed failed: why
-    logs: list[tuple[str, int, str]] = field(default_factory=list)  # (logger, level, message)
 
 
 def parse_feed(

@@ -9,7 +9,8 @@ nor `digest.fetch.parse`, and the workers start when the first body is handed
 over. The fork server starts then too, or at once when some feed has no
 validators (it cannot answer 304, so a body will come). A run where every feed
 answers 304 therefore starts no process and never imports feedparser (~0.1 s of
-imports, ~0.3 s of a CPU for the fork server).
+imports, ~0.3 s of a CPU for the fork server). Nor does reading the workers'
+results: a `digest.fetch.fetched.Parsed` is unpickled from that light module.
 
 Measured with benchmarks/gather.py (100 feeds × 20 items, 100 ms server latency,
 2 CPUs): parsing on the loop thread left the first run CPU-bound at ~8×
@@ -29,14 +30,10 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from digest.config import FeedSettings
 from digest.fetch import lifeline
-from digest.fetch.fetched import Fetched
-
-if TYPE_CHECKING:
-    from digest.fetch.parse import Parsed
+from digest.fetch.fetched import Fetched, Parsed
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +64,7 @@ def _parse_in_worker(
     feed: FeedSettings, response: Fetched, now: datetime, max_entries: int
 ) -> Parsed:
     # Preloaded by the fork server, so this import costs nothing in a worker.
-    from digest.fetch.parse import Parsed, parse_feed
+    from digest.fetch.parse import parse_feed
 
     _worker_logs.clear()
     try:
