@@ -117,10 +117,8 @@ _BLOCK = frozenset(
         "thead", "tr", "ul",
     }
 )  # fmt: skip
-# Python's \s already covers NBSP, U+3000 (ideographic space), U+2028/2029.
-_WHITESPACE = re.compile(r"\s+")
 # Control and invisible characters that are never wanted in plain text: C0/C1
-# controls (whitespace ones are handled by _WHITESPACE first), zero-width space,
+# controls (white space ones are collapsed first, `_collapse`), zero-width space,
 # BOM, and the bidi overrides that can disguise text.
 _PARTIAL_TAG = re.compile(r"<[a-zA-Z/!?]")
 _LOOKS_LIKE_MARKUP = re.compile(r"<[a-zA-Z/!]|&(?:#\d+|#x[0-9a-fA-F]+|[a-zA-Z]+);")
@@ -169,7 +167,10 @@ class _TextExtractor(HTMLParser):
 
 
 def _collapse(text: str) -> str:
-    return _INVISIBLE.sub("", _WHITESPACE.sub(" ", text)).strip()
+    # White space is what `str.split()` splits at: `str.isspace`, which covers NBSP,
+    # U+3000 (ideographic space), U+2028/2029, and is what `re`'s `\s` matches too,
+    # code point for code point (this was `re.sub(r"\s+", " ", text)`, ~2.5× slower).
+    return _INVISIBLE.sub("", " ".join(text.split())).strip()
 
 
 # A fragment of text and plain tags only (a feed summary's usual `<p>`, `<a href>`,
