@@ -165,3 +165,22 @@ def test_a_body_cut_short_fails_its_feed_and_its_connection_is_not_reused(
     assert [r.status for r in report.results] == [FAILED] * 3
     assert all(r.error == "failed: the connection broke off" for r in report.results)
     assert keepalive.connections == 3
+
+
+def test_the_tls_context_is_made_for_the_first_https_origin_only() -> None:
+    import ssl
+
+    import httpcore
+
+    from digest.fetch.addresses import AddressPolicy
+    from digest.fetch.transport import GuardedBackend, _Pool
+
+    pool = _Pool(GuardedBackend(AddressPolicy()), 16)
+    pool._open(httpcore.URL("http://example.org/feed"))
+    assert pool._ssl_context is None  # no CAs loaded for plain http
+    pool._open(httpcore.URL("https://example.org/feed"))
+    first = pool._ssl_context
+    assert isinstance(first, ssl.SSLContext)
+    assert first.verify_mode == ssl.CERT_REQUIRED and first.check_hostname
+    pool._open(httpcore.URL("https://example.net/feed"))
+    assert pool._ssl_context is first

@@ -210,11 +210,9 @@ class _Pool:
     `digest.fetch.gather`); at most `keepalive` idle connections are kept.
     """
 
-    def __init__(
-        self, backend: GuardedBackend, ssl_context: ssl.SSLContext, keepalive: int
-    ) -> None:
+    def __init__(self, backend: GuardedBackend, keepalive: int) -> None:
         self._backend = backend
-        self._ssl_context = ssl_context
+        self._ssl_context: ssl.SSLContext | None = None  # made for the first https origin
         self._keepalive = keepalive
         self._idle: dict[_Key, list[httpcore.AsyncHTTPConnection]] = {}
         self._idle_count = 0
@@ -231,10 +229,19 @@ class _Pool:
             await self._close(connection)
         return None
 
+    def _tls(self) -> ssl.SSLContext:
+        if self._ssl_context is None:
+            # httpx's own context: certifi's CAs (as httpx would use), SSL_CERT_FILE
+            # honoured. Made when first needed: loading the CAs takes ~35 ms of a
+            # run's start, and a run of plain-http feeds never needs them.
+            self._ssl_context = httpx.create_ssl_context()
+        return self._ssl_context
+
     def _open(self, url: httpcore.URL) -> httpcore.AsyncHTTPConnection:
         connection = httpcore.AsyncHTTPConnection(
             origin=url.origin,
-            ssl_context=self._ssl_context,
+            # An http origin never uses a context (httpcore starts TLS for https only).
+            ssl_context=self._tls() if url.scheme == b"https" else None,
             keepalive_expiry=KEEPALIVE_SECONDS,
             http1=True,
             http2=False,
@@ -301,8 +308,7 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         # `max_connections`: the caller's bound on requests in flight (kept for
         # callers; the pool itself needs no count, see `_Pool`).
         self.max_connections = max_connections
-        # httpx's own context: certifi's CAs (as httpx would use), SSL_CERT_FILE honoured.
-        self._pool = _Pool(self.backend, httpx.create_ssl_context(), KEEPALIVE)
+        self._pool = _Pool(self.backend, KEEPALIVE)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         assert isinstance(request.stream, httpx.AsyncByteStream)
