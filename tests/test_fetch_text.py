@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import io
 import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -268,3 +269,15 @@ def test_plain_absolute_links_join_as_urljoin_joins_them() -> None:
             quick += normalize.joins_as_itself(base, link)
             assert feedparser.mixin._urljoin(base, link) == feedparser.urls._urljoin(base, link)
     assert quick > 500
+
+
+def test_white_space_is_collapsed_as_the_regex_collapsed_it() -> None:
+    # `_collapse` splits with `str.split()`; it replaced `re.sub(r"\s+", " ", …)`.
+    spaces = [chr(c) for c in range(0x110000) if re.fullmatch(r"\s", chr(c))]
+    assert spaces == [chr(c) for c in range(0x110000) if chr(c).isspace()]
+    rng = random.Random(7)
+    alphabet = [*spaces, "\u200b", "\ufeff", "\x00", "\x7f", "a", "東", "."]
+    for _ in range(20_000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 10)))
+        old = normalize._INVISIBLE.sub("", re.sub(r"\s+", " ", text)).strip()
+        assert normalize._collapse(text) == old, repr(text)

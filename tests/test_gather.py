@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import logging
 import socket
+import sqlite3
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -1025,3 +1026,74 @@ def test_feed_statuses_for_digest_feeds(server: FeedServer, store: Store) -> Non
     later = gather(settings, store, NOW + timedelta(hours=2))
     assert [r.status for r in later.results][3] == "waiting"  # asked again: 429 again
     assert server.hits("/429.xml") == [429]
+
+
+# -- stores of several feeds at once, the gather process's imports -------------------
+
+
+def test_feeds_recorded_together_are_one_transaction(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from digest.fetch.gather import _Writes
+    from digest.state.store import FeedOk
+
+    batches: list[list[str]] = []
+    real = store.record_fetched
+
+    def spy(feeds: list[FeedOk]) -> list[int]:
+        batches.append([f.url for f in feeds])
+        return real(feeds)
+
+    monkeypatch.setattr(store, "record_fetched", spy)
+    urls = [f"https://{n}.example/feed" for n in "abc"]
+    posts = [Post(u, "g1", f"{u}/1", "t", "s", NOW, NOW) for u in urls]  # one new post each
+
+    async def run() -> list[int]:
+        writes = _Writes(store)
+        cancelled = asyncio.ensure_future(writes.record(FeedOk("https://d.example/", NOW)))
+        together = [
+            writes.record(FeedOk(u, NOW, [p], etag='"e"')) for u, p in zip(urls, posts, strict=True)
+        ]
+        await asyncio.sleep(0)  # `cancelled` is waiting for the commit now
+        cancelled.cancel()
+        return list(await asyncio.gather(*together))
+
+    assert asyncio.run(run()) == [1, 1, 1]
+    assert batches == [urls]  # one commit; the cancelled feed is not written
+    assert all(store.feed_state(u).etag == '"e"' for u in urls)
+    assert store.feed_state("https://d.example/").last_ok is None
+
+    def broken(feeds: list[FeedOk]) -> list[int]:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(store, "record_fetched", broken)
+
+    async def fail() -> list[BaseException | int]:
+        writes = _Writes(store)
+        return await asyncio.gather(
+            *(writes.record(FeedOk(u, NOW)) for u in urls), return_exceptions=True
+        )
+
+    # The store's error reaches every feed of the transaction.
+    assert all(isinstance(e, sqlite3.OperationalError) for e in asyncio.run(fail()))
+
+
+def test_results_from_the_parser_processes_need_no_feedparser_here() -> None:
+    # A worker's `Parsed` is unpickled by its class's module: the gather process
+    # must not import feedparser and the parsing stack (~0.15 s) to read it.
+    import pickle
+    import subprocess
+    import sys
+
+    from digest.fetch.fetched import Parsed
+
+    blob = pickle.dumps(Parsed([Post("u", "g", "l", "t", "s", NOW, NOW)], 1, "T"))
+    code = (
+        "import pickle, sys; parsed = pickle.loads(sys.stdin.buffer.read()); "
+        "assert parsed.posts[0].title == 't', parsed; "
+        "print(sorted(m for m in sys.modules if m.startswith(('feedparser', 'digest.fetch.'))))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], input=blob, capture_output=True, check=True)
+    assert done.stdout.decode().strip() == "['digest.fetch.fetched']"

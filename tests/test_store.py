@@ -10,7 +10,7 @@ import pytest
 
 from digest.errors import StoreError
 from digest.models import Post
-from digest.state.store import SCHEMA_VERSION, Added, Store
+from digest.state.store import SCHEMA_VERSION, Added, FeedOk, Store
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -65,6 +65,29 @@ def test_posts_are_stored_idempotently(tmp_path: Path) -> None:
         assert store.add_posts([make_post(3), make_post(2), make_post(4)]) == 2
         assert store.add_posts([]) == 0
         assert store.count_posts() == 4
+
+
+def test_fetched_feeds_are_stored_together_all_or_nothing(tmp_path: Path) -> None:
+    a, b, c = (f"https://{n}.example/feed" for n in "abc")
+    with Store(tmp_path / "db.sqlite3") as store:
+        posts = [make_post(1, feed_url=a), make_post(2, feed_url=a)]
+        batch = [FeedOk(a, NOW, posts, title="A", etag='"1"'), FeedOk(b, NOW, title="B")]
+        assert store.record_fetched(batch) == [2, 0]
+        assert store.count_posts() == 2
+        assert store.feed_state(a).etag == '"1"' and store.feed_state(a).title == "A"
+        assert store.feed_state(b).last_ok == NOW and store.feed_state(b).failures == 0
+        # As `add_posts` and `record_feed_ok`: nothing new twice, validators kept
+        # unless given.
+        assert store.record_fetched([FeedOk(a, NOW, posts)]) == [0]
+        assert store.feed_state(a).etag == '"1"'
+        assert store.record_fetched([]) == []
+        # One feed that cannot be written: none of the batch is, validators included.
+        naive = make_post(3, feed_url=c, published=datetime(2026, 11, 20))
+        with pytest.raises(ValueError, match="naive"):
+            store.record_fetched(
+                [FeedOk(c, NOW, [make_post(4, feed_url=c)], etag='"c"'), FeedOk(b, NOW, [naive])]
+            )
+        assert store.feed_state(c).etag is None and store.count_posts() == 2
 
 
 def test_feed_state_tracks_validators_and_consecutive_failures(tmp_path: Path) -> None:

@@ -36,7 +36,11 @@ in flight. Each body is parsed as soon as it arrives. feedparser is pure Python
 (~3.2 ms for a 20-item feed, plus ~1.9 ms to normalise and clean) and would serialise the
 whole run behind the GIL, so runs with `digest.fetch.workers.POOL_MIN_FEEDS` feeds or more parse in
 worker processes (started on the first 200, through a fork server) while the loop
-keeps the network busy; smaller runs parse inline. Numbers: benchmarks/gather.py.
+keeps the network busy; smaller runs parse inline. The fork server starts before
+this process imports its HTTP side (httpx, httpcore), so the two import side by
+side. A feed's posts and validators are stored in one transaction, shared by the
+feeds that finish within `COMMIT_EVERY` of each other (`_Writes`): a commit per
+feed cost more than the rows. Numbers: benchmarks/gather.py.
 """
 
 from __future__ import annotations
@@ -47,22 +51,20 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from digest.config import FeedSettings, GatherSettings, Settings
 from digest.errors import FeedError
 from digest.fetch.addresses import AddressPolicy
 from digest.fetch.fetched import max_entries_read
-from digest.fetch.fetcher import (
-    NO_FEED_AT_PRIVATE_REDIRECT,
-    Gone,
-    Wait,
-    fetch_feed,
-)
-from digest.fetch.transport import FeedClient, GuardedTransport
 from digest.fetch.workers import ParserPool, auto_workers
 from digest.logs import IN_SUMMARY
 from digest.models import FeedState, Post
-from digest.state.store import Store
+from digest.state.store import FeedOk, Store
+
+if TYPE_CHECKING:
+    # Imported in `gather_async` once the fork server is on its way (see there).
+    from digest.fetch.transport import FeedClient, GuardedTransport
 
 log = logging.getLogger(__name__)
 
@@ -172,11 +174,16 @@ async def gather_async(
     polled = [f for f in settings.feeds if _skip(states[f.url], now) is None]
     semaphore = asyncio.Semaphore(g.concurrency)
     workers = auto_workers(len(polled)) if parse_workers is None else parse_workers
-    transport = GuardedTransport(AddressPolicy(g.allow_private), max_connections=g.concurrency)
-    run = _Run(transport, semaphore, g, store, now)
     # Only a feed without validators is sure to send a body this run.
     bodies_expected = any(not (states[f.url].etag or states[f.url].last_modified) for f in polled)
     with ParserPool(workers, bodies_expected=bodies_expected) as parser:
+        # The HTTP side (httpx, httpcore: ~0.1 s of imports) only now: the fork
+        # server, started just above when bodies will come, imports the parser
+        # meanwhile on another CPU, and is ready sooner for the first body.
+        from digest.fetch.transport import FeedClient, GuardedTransport
+
+        transport = GuardedTransport(AddressPolicy(g.allow_private), max_connections=g.concurrency)
+        run = _Run(transport, semaphore, g, store, now, _Writes(store))
         # Redirects are followed by hand (`digest.fetch.fetcher`), every Location
         # vetted first (`digest.fetch.fetcher.vet_redirect`).
         async with FeedClient(transport, user_agent=g.user_agent, timeout=g.timeout) as client:
@@ -206,6 +213,49 @@ def _skip(state: FeedState, now: datetime) -> tuple[str, str] | None:
     return None
 
 
+# Feeds' successful fetches are committed together at most this long after the
+# first of them (`_Writes`).
+COMMIT_EVERY = 0.01  # seconds
+
+
+class _Writes:
+    """Feeds' successful fetches, stored together: one transaction every `COMMIT_EVERY`.
+
+    A commit costs more than a feed's rows: at 1,000 feeds a transaction per
+    feed was most of the gather process's SQLite time, and a transaction per turn
+    of the event loop held 1.4 feeds on average. The feeds recorded within
+    `COMMIT_EVERY` of the first are committed in one `Store.record_fetched`
+    (each feed's posts with its validators, all or nothing: a run stopped before
+    the commit loses those feeds' writes, and the next run reads them in full). A
+    store error reaches every feed of that transaction and stops the run, as
+    before; a feed whose task was cancelled before the commit is not written.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.pending: list[tuple[FeedOk, asyncio.Future[int]]] = []
+
+    async def record(self, feed: FeedOk) -> int:
+        """Store `feed`; returns how many of its posts were new."""
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        if not self.pending:
+            future.get_loop().call_later(COMMIT_EVERY, self._commit)
+        self.pending.append((feed, future))
+        return await future
+
+    def _commit(self) -> None:
+        batch = [(feed, future) for feed, future in self.pending if not future.cancelled()]
+        self.pending = []
+        try:
+            counts = self.store.record_fetched([feed for feed, _ in batch])
+        except Exception as e:
+            for _, future in batch:
+                future.set_exception(e)
+            return
+        for (_, future), new in zip(batch, counts, strict=True):
+            future.set_result(new)
+
+
 @dataclass
 class _Run:
     transport: GuardedTransport
@@ -213,6 +263,7 @@ class _Run:
     g: GatherSettings
     store: Store
     now: datetime
+    writes: _Writes
 
     async def one_feed(
         self,
@@ -221,6 +272,8 @@ class _Run:
         feed: FeedSettings,
         state: FeedState,
     ) -> FeedResult:
+        from digest.fetch.fetcher import Gone, Wait, fetch_feed  # see `gather_async`
+
         started = time.perf_counter()
         store, now = self.store, self.now
 
@@ -273,7 +326,7 @@ class _Run:
             return self._failed(feed, reason, result, logged=True)
 
         if parsed is None:  # 304
-            store.record_feed_ok(feed.url, now)
+            await self.writes.record(FeedOk(feed.url, now))
             return result(NOT_MODIFIED)
         notes = [parsed.warning] if parsed.warning else []
         if fetched.moved_to and fetched.moved_to != state.moved_to:
@@ -290,15 +343,17 @@ class _Run:
                 f"{self.g.max_new_items}: the newest were kept)"
             )
         warning = "; ".join(notes) or None
-        new = store.add_posts(posts)
-        store.record_feed_ok(
-            feed.url,
-            now,
-            title=parsed.title or None,
-            # A capped run leaves entries unread: the next one must not get a 304.
-            etag=None if left else fetched.headers.get("etag"),
-            last_modified=None if left else fetched.headers.get("last-modified"),
-            warning=warning,
+        new = await self.writes.record(
+            FeedOk(
+                feed.url,
+                now,
+                posts,
+                title=parsed.title or None,
+                # A capped run leaves entries unread: the next one must not get a 304.
+                etag=None if left else fetched.headers.get("etag"),
+                last_modified=None if left else fetched.headers.get("last-modified"),
+                warning=warning,
+            )
         )
         if warning:
             log.warning("%s: %s", feed.url, warning, extra=IN_SUMMARY)
@@ -343,6 +398,8 @@ class _Run:
 
 
 def _not_a_feed(error: str, private_redirect: bool) -> str:
+    from digest.fetch.fetcher import NO_FEED_AT_PRIVATE_REDIRECT  # see `gather_async`
+
     if private_redirect:
         log.debug("at a non-public redirect target: %s", error)
         return NO_FEED_AT_PRIVATE_REDIRECT
