@@ -64,6 +64,7 @@ from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
 
 import feedparser
+from bytecode_cache import compile_like_an_install
 
 from digest.config import GatherSettings, Settings, parse_settings
 from digest.fetch.gather import GatherReport, gather
@@ -528,6 +529,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = ap.parse_args(argv)
     concurrency = args.concurrency or GatherSettings().concurrency
+    compile_like_an_install()  # the `digest gather` processes start as an install's do
 
     with serving(args) as (urls, size), tempfile.TemporaryDirectory() as tmp:
         print(
