@@ -59,6 +59,10 @@ def test_entities_settle_the_country(classifier: Classifier, title: str, expecte
         ("微视频平台兴起", ""),
         ("使用友好的界面", ""),
         ("依图所示，芯片良率提升", ""),
+        ("我们需要反思科技伦理", ""),
+        ("思科发布新交换机", "US"),
+        ("每个字符占4个字节", ""),
+        ("字节发布豆包新模型", "CN"),
         # "Mac" alone is where an app runs, not Apple's news.
         ("不用改签名，给 Mac 微信聊天记录「搬个家」", "CN"),
     ],
