@@ -115,6 +115,43 @@ def test_subscribers_list_imports_only_settings_and_store(tmp_path: Path) -> Non
         assert offending(modules, HEAVY + STAGES) == [], args
 
 
+def test_gather_imports_no_trio_and_leaves_it_importable(tmp_path: Path) -> None:
+    # httpcore imports trio when it is installed (selenium, in the dev tools,
+    # brings it): ~80 ms of every gather for an event loop digest never runs.
+    pytest.importorskip("trio")
+    from digest.loopback.feedserver import FeedServer, Route
+
+    rss = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+        "<item><title>A post</title><link>https://example.com/a</link></item>"
+        "</channel></rss>"
+    )
+    with FeedServer() as server:
+        server["/feed.xml"] = Route(rss.encode())
+        config = tmp_path / "digest.toml"
+        config.write_text(
+            f'[storage]\npath = "{tmp_path.as_posix()}/db.sqlite3"\n'
+            f'[gather]\nallow_private = ["127.0.0.1"]\n'
+            f'[[feeds]]\nurl = "{server.url("/feed.xml")}"\n',
+            encoding="utf-8",
+        )
+        modules = loaded(tmp_path, "--config", str(config), "gather")
+    assert "httpcore" in modules and "digest.fetch.transport" in modules
+    assert offending(modules, ("trio", "attr", "attrs")) == []
+    # The block that hid it is over: trio imports as usual afterwards.
+    code = (
+        "import sys\n"
+        "from digest.fetch import trio_hidden\n"
+        "with trio_hidden():\n    import httpcore\n"
+        "import trio, httpcore._synchronization as s\n"
+        "print(s.trio is None, sys.modules['trio'] is trio)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.split() == ["True", "True"]
+
+
 def test_a_tab_press_imports_argcomplete_and_the_parser_only(tmp_path: Path) -> None:
     line = "digest subscribers "
     modules = loaded(

@@ -55,6 +55,7 @@ from typing import TYPE_CHECKING
 
 from digest.config import FeedSettings, GatherSettings, Settings
 from digest.errors import FeedError
+from digest.fetch import trio_hidden
 from digest.fetch.addresses import AddressPolicy
 from digest.fetch.fetched import max_entries_read
 from digest.fetch.workers import ParserPool, auto_workers
@@ -180,7 +181,8 @@ async def gather_async(
         # The HTTP side (httpx, httpcore: ~0.1 s of imports) only now: the fork
         # server, started just above when bodies will come, imports the parser
         # meanwhile on another CPU, and is ready sooner for the first body.
-        from digest.fetch.transport import FeedClient, GuardedTransport
+        with trio_hidden():
+            from digest.fetch.transport import FeedClient, GuardedTransport
 
         transport = GuardedTransport(AddressPolicy(g.allow_private), max_connections=g.concurrency)
         run = _Run(transport, semaphore, g, store, now, _Writes(store))
