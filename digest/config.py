@@ -109,6 +109,10 @@ class GatherSettings:
     max_redirects: int = 5
     max_new_items: int = 200  # new posts kept per feed per run; the rest wait (logged)
     concurrency: int = 128  # feeds fetched at once (100 feeds in one round)
+    # Feeds fetched at once from one host (the host of the configured URL): a
+    # host that serves many feeds (RSSHub, Feedburner, Google News, one outlet's
+    # section feeds) refuses a burst of 100 with 429s. 0 = only `concurrency`.
+    per_host: int = 4
     # Networks a feed may be fetched from although they are not public: loopback,
     # private, link-local, ... are refused otherwise (server-side request forgery).
     allow_private: tuple[IPv4Network | IPv6Network, ...] = ()
@@ -523,6 +527,7 @@ def parse_settings(data: Mapping[str, Any], source: Path) -> Settings:
         max_redirects=g.take("max_redirects", int, gd.max_redirects),
         max_new_items=g.take("max_new_items", int, gd.max_new_items),
         concurrency=g.take("concurrency", int, gd.concurrency),
+        per_host=g.take("per_host", int, gd.per_host),
         user_agent=g.text("user_agent", gd.user_agent) or gd.user_agent,
         allow_private=networks(g, "allow_private"),
     )
@@ -530,6 +535,10 @@ def parse_settings(data: Mapping[str, Any], source: Path) -> Settings:
         positive(g, name, getattr(gather, name))
     if gather.max_redirects < 0:
         raise g.error("max_redirects", "must be 0 or more")
+    if gather.per_host < 0:
+        raise g.error(
+            "per_host", f"must be 0 or more, got {gather.per_host}", hint="0: no limit per host"
+        )
     g.finish()
 
     smtp: SmtpSettings | None = None

@@ -121,6 +121,7 @@ base_url = "https://digest.example.com/"
         ('[smtp]\nhost = "h"\nfrom = "nobody"\n', "smtp.from", "no email address"),
         ('[archive]\nbase_url = "ftp://x"\n', "archive.base_url", "http(s)"),
         ("[gather]\ntimeout = -1\n", "gather.timeout", "greater than 0"),
+        ("[gather]\nper_host = -1\n", "gather.per_host", "0 or more, got -1"),
         ('[aliases]\nZZZ = ["x"]\n', "aliases.ZZZ", "ISO 3166"),
         ('[storage]\npath = "a"\nfile = "b"\n', "storage.file", "unknown key"),
         ('[smpt]\nhost = "h"\n', "smpt", "did you mean `smtp`"),

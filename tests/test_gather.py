@@ -723,16 +723,47 @@ def test_feeds_are_fetched_concurrently_within_the_limit(server: FeedServer, sto
         )
     urls = [server.url(f"/slow{n}.xml") for n in range(6)]
 
+    # One host serves them all: no limit per host here, only `concurrency`.
     started = time.monotonic()
-    report = gather(make_settings(urls, concurrency=6), store, NOW)
+    report = gather(make_settings(urls, concurrency=6, per_host=0), store, NOW)
     assert time.monotonic() - started < 1.2  # one after another would take 1.8 s
     assert len(report.ok) == 6 and server.max_in_flight == 6
 
     server.reset_log()
     started = time.monotonic()
-    gather(make_settings(urls, concurrency=2), store, NOW)  # all 304 now, still slow
+    gather(make_settings(urls, concurrency=2, per_host=0), store, NOW)  # all 304, still slow
     assert time.monotonic() - started >= 0.85  # three rounds of two
     assert server.max_in_flight == 2
+
+
+def test_one_host_gets_per_host_feeds_at_once_and_other_hosts_go_on(
+    server: FeedServer, store: Store
+) -> None:
+    # Six feeds on one host and two on another (the same server, named two ways).
+    for n in range(8):
+        server[f"/slow{n}.xml"] = Route(
+            rss(f"slow {n}", [item(n, f"post {n}")]).encode(), delay=0.3
+        )
+    busy = [server.url(f"/slow{n}.xml") for n in range(6)]
+    other = [server.url(f"/slow{n}.xml").replace("127.0.0.1", "localhost") for n in (6, 7)]
+    assert all(u.startswith("http://localhost:") for u in other)
+
+    started = time.monotonic()
+    report = gather(make_settings(busy + other, concurrency=8, per_host=2), store, NOW)
+    took = time.monotonic() - started
+    assert len(report.ok) == 8
+    # Two of the busy host's at a time, three rounds; the other host's two run
+    # beside its first round, never waiting behind it.
+    assert server.max_in_flight == 4
+    assert 0.85 <= took < 1.5
+    finished = {r.url: r.seconds for r in report.results}
+    assert all(finished[u] < 0.6 for u in other)
+
+    # The default is polite too, and `concurrency` still bounds it.
+    assert make_settings(busy).gather.per_host == 4
+    server.reset_log()
+    gather(make_settings(busy, concurrency=3, per_host=5), store, NOW)
+    assert server.max_in_flight == 3
 
 
 @pytest.mark.parametrize("workers", [0, 2])

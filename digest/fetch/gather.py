@@ -32,7 +32,9 @@ as one error, and no feed is marked failed because of it.
 
 Concurrency: all network I/O and all store writes happen on the event-loop thread
 (the sqlite connection is not thread-safe); at most `concurrency` requests are
-in flight. Each body is parsed as soon as it arrives. feedparser is pure Python
+in flight, and at most `per_host` of them to the host of one configured URL (a
+feed's redirects to other hosts count against its first host). Each body is
+parsed as soon as it arrives. feedparser is pure Python
 (~3.2 ms for a 20-item feed, plus ~1.9 ms to normalise and clean) and would serialise the
 whole run behind the GIL, so runs with `digest.fetch.workers.POOL_MIN_FEEDS` feeds or more parse in
 worker processes (started on the first 200, through a fork server) while the loop
@@ -46,12 +48,14 @@ feed cost more than the rows. Numbers: benchmarks/gather.py.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from digest.config import FeedSettings, GatherSettings, Settings
 from digest.errors import FeedError
@@ -266,6 +270,20 @@ class _Run:
     store: Store
     now: datetime
     writes: _Writes
+    # `[gather] per_host`: slots per host of a configured URL, made on first use.
+    host_slots: dict[str, asyncio.Semaphore] = field(default_factory=dict)
+
+    def _host_slot(self, url: str) -> contextlib.AbstractAsyncContextManager[object]:
+        """A slot of the feed's host: a host serving many feeds gets `per_host`
+        of them at once, not a burst of `concurrency`. Taken before a slot of
+        `concurrency`, so the feeds waiting for a busy host hold none of those."""
+        if not self.g.per_host:
+            return contextlib.nullcontext()
+        host = urlsplit(url).hostname or ""
+        slot = self.host_slots.get(host)
+        if slot is None:
+            slot = self.host_slots[host] = asyncio.Semaphore(self.g.per_host)
+        return slot
 
     async def one_feed(
         self,
@@ -300,7 +318,7 @@ class _Run:
         # Only fetching and parsing are inside the try: a store error below is not
         # this feed's failure, and must stop the run.
         try:
-            async with self.semaphore:
+            async with self._host_slot(feed.url), self.semaphore:
                 fetched = await fetch_feed(
                     client, self.transport.backend, self.g, feed.url, state, now
                 )
