@@ -282,20 +282,24 @@ def _twice(command: list[str], cwd: Path) -> tuple[float, float]:
     return times[0], times[1]
 
 
-def _gather_command(urls: list[str], tmp: Path, db: str) -> list[str]:
+def _gather_command(urls: list[str], tmp: Path, db: str, concurrency: int) -> list[str]:
     config = tmp / f"{db}.toml"
     config.write_text(
         "".join(f'[[feeds]]\nurl = "{u}"\n' for u in urls)
         + f'[storage]\npath = "{(tmp / db).as_posix()}.sqlite3"\n'
         # One server stands for many hosts: no limit per host (module docstring).
         + '[gather]\nallow_private = ["127.0.0.1"]\nper_host = 0\n'
+        # The floors' concurrency, written out: the same for both.
+        + f"concurrency = {concurrency}\n"
     )
     return [sys.executable, "-m", "digest", "--config", str(config), "gather"]
 
 
-def digest_processes(urls: list[str], tmp: Path, db: str = "cli") -> tuple[float, float]:
+def digest_processes(
+    urls: list[str], tmp: Path, concurrency: int, db: str = "cli"
+) -> tuple[float, float]:
     """`digest gather` as a user runs it: first run, then the run where all is 304."""
-    return _twice(_gather_command(urls, tmp, db), tmp)
+    return _twice(_gather_command(urls, tmp, db, concurrency), tmp)
 
 
 @dataclass(frozen=True)
@@ -321,7 +325,7 @@ def whole_process_rounds(
     out = []
     for r in range(rounds):
         db = f"cli{r}"
-        first, second = digest_processes(urls, tmp, db)
+        first, second = digest_processes(urls, tmp, concurrency, db)
         floor_first = floor(urls, concurrency, entries)
         floor_second = floor_unchanged(urls, concurrency, tmp / f"{db}.sqlite3")
         out.append(Round(first, second, floor_first, floor_second))
@@ -394,10 +398,10 @@ def measured(command: list[str], cwd: Path, every: float = 0.02) -> TreeMemory:
     return memory
 
 
-def digest_memory(urls: list[str], tmp: Path) -> tuple[TreeMemory, TreeMemory]:
+def digest_memory(urls: list[str], tmp: Path, concurrency: int) -> tuple[TreeMemory, TreeMemory]:
     """Peak memory of `digest gather`, first run and all-304 run, on a database of
     their own (their wall times are not taken: sampling /proc costs CPU too)."""
-    command = _gather_command(urls, tmp, "memory")
+    command = _gather_command(urls, tmp, "memory", concurrency)
     return measured(command, tmp), measured(command, tmp)
 
 
@@ -597,7 +601,7 @@ def main(argv: list[str] | None = None) -> int:
         rounds = whole_process_rounds(
             urls, Path(tmp), concurrency, args.feeds * args.items, max(1, args.rounds)
         )
-        memory = None if args.no_memory else digest_memory(urls, Path(tmp))
+        memory = None if args.no_memory else digest_memory(urls, Path(tmp), concurrency)
         r2e = None if args.no_peer else peer_r2e()
         peer = r2e_processes(r2e, urls, Path(tmp)) if r2e else None
 
