@@ -69,8 +69,16 @@ def test_feed_hint_is_a_prior_not_the_answer(classifier: Classifier) -> None:
     )
     # but a title naming another country does: a Chinese-language feed about Korea is Korea.
     assert classifier.classify("韩国Naver发布新模型", hint="CN", local=True).country == "KR"
-    # Ties go to the hint.
+    # Ties go to the hint where the title names it,
     assert classifier.classify("Korea and Japan sign AI pact", hint="JP").country == "JP"
+    # not where only the summary ties two countries: that says nothing of the
+    # feed's home (Chinese AI media cover the world), so the one named first wins.
+    summary = "美国和中国的实验室都在押注物理AI。"  # the US and China, once each
+    tied = classifier.classify("物理AI是下一轮工业革命", summary, hint="CN")
+    assert dict(tied.scores)["US"] == dict(tied.scores)["CN"]
+    assert tied.country == "US" and "feed's country" not in tied.reason
+    # A local feed's home still takes a summary tie: its stories are its own news.
+    assert classifier.classify("物理AI是下一轮工业革命", summary, "CN", local=True).country == "CN"
 
 
 def test_two_hubs_give_a_second_country_tag(classifier: Classifier) -> None:

@@ -35,8 +35,10 @@ How a story's country is decided
    country (3) still wins: a Chinese-language feed writing about Korea is Korea.
    Without `local`, a story that names no country is Global, whatever its
    feed's home: Chinese AI media cover the world.
-5. The highest score wins; ties go to the hint, then to the country named
-   first, then to the configured order. A winner outside the configured
+5. The highest score wins; ties go to the hint when the title names it (or
+   the feed is local), then to the country named first, then to the
+   configured order: a tie on the summary's mentions alone says nothing of the
+   feed's home. A winner outside the configured
    countries (the US, say) means the Global section.
 6. A second configured country mentioned in the title (or scoring half the
    winner's score, at least 2) is kept as a tag.
@@ -461,8 +463,13 @@ class Classifier:
         titled = {e.country for e in evidence if e.where == "title"}
         order = {code: i for i, code in enumerate(self.countries)}
 
+        # The feed's country breaks a tie only where the title names it (or the
+        # feed is local): two countries tied on the summary's mentions say nothing
+        # of the feed's home, and Chinese AI media cover the world.
+        tie_hint = hint if local or hint in titled else ""
+
         def rank(code: str) -> tuple[float, int, int, int]:
-            return (-scores[code], 0 if code == hint else 1, first_seen[code],
+            return (-scores[code], 0 if code == tie_hint else 1, first_seen[code],
                     order.get(code, len(order)))  # fmt: skip
 
         ranked = sorted(scores, key=rank)
@@ -479,7 +486,7 @@ class Classifier:
             second=second,
             scores=tuple((c, scores[c]) for c in ranked),
             evidence=tuple(evidence),
-            reason=_reason(primary, ranked, scores, hint, subject),
+            reason=_reason(primary, ranked, scores, tie_hint, subject),
         )
 
 
