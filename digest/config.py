@@ -109,7 +109,7 @@ class GatherSettings:
     max_redirects: int = 5
     max_new_items: int = 200  # new posts kept per feed per run; the rest wait (logged)
     concurrency: int = 128  # feeds fetched at once (100 feeds in one round)
-    # Feeds fetched at once from one host (the host of the configured URL): a
+    # Feeds fetched at once from one host (where each is asked first): a
     # host that serves many feeds (RSSHub, Feedburner, Google News, one outlet's
     # section feeds) refuses a burst of 100 with 429s. 0 = only `concurrency`.
     per_host: int = 4

@@ -759,6 +759,18 @@ def test_one_host_gets_per_host_feeds_at_once_and_other_hosts_go_on(
     finished = {r.url: r.seconds for r in report.results}
     assert all(finished[u] < 0.6 for u in other)
 
+    # A feed that moved is its new host's: asked there first from then on. Two
+    # of the busy host's feeds move to the other host for good (301).
+    for n in (4, 5):
+        server[f"/old{n}.xml"] = Route(b"", status=301, headers={"Location": other[n - 4]})
+    moving = busy[:4] + [server.url(f"/old{n}.xml") for n in (4, 5)]
+    gather(make_settings(moving, concurrency=8, per_host=2), store, NOW)  # learns the moves
+    server.reset_log()
+    started = time.monotonic()
+    gather(make_settings(moving, concurrency=8, per_host=2), store, NOW)
+    assert server.max_in_flight == 4  # two on each host
+    assert time.monotonic() - started < 0.85  # two rounds, not three
+
     # The default is polite too, and `concurrency` still bounds it.
     assert make_settings(busy).gather.per_host == 4
     server.reset_log()

@@ -32,8 +32,9 @@ as one error, and no feed is marked failed because of it.
 
 Concurrency: all network I/O and all store writes happen on the event-loop thread
 (the sqlite connection is not thread-safe); at most `concurrency` requests are
-in flight, and at most `per_host` of them to the host of one configured URL (a
-feed's redirects to other hosts count against its first host). Each body is
+in flight, and at most `per_host` of them to one host (the host a feed is asked
+at first: its configured URL's, or where it moved; its redirects to other hosts
+count against that one). Each body is
 parsed as soon as it arrives. feedparser is pure Python
 (~3.2 ms for a 20-item feed, plus ~1.9 ms to normalise and clean) and would serialise the
 whole run behind the GIL, so runs with `digest.fetch.workers.POOL_MIN_FEEDS` feeds or more parse in
@@ -270,7 +271,7 @@ class _Run:
     store: Store
     now: datetime
     writes: _Writes
-    # `[gather] per_host`: slots per host of a configured URL, made on first use.
+    # `[gather] per_host`: slots per host a feed is asked at first, made on first use.
     host_slots: dict[str, asyncio.Semaphore] = field(default_factory=dict)
 
     def _host_slot(self, url: str) -> contextlib.AbstractAsyncContextManager[object]:
@@ -318,7 +319,8 @@ class _Run:
         # Only fetching and parsing are inside the try: a store error below is not
         # this feed's failure, and must stop the run.
         try:
-            async with self._host_slot(feed.url), self.semaphore:
+            # The host asked first: the configured URL's, or the one it moved to.
+            async with self._host_slot(state.moved_to or feed.url), self.semaphore:
                 fetched = await fetch_feed(
                     client, self.transport.backend, self.g, feed.url, state, now
                 )
