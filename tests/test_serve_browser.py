@@ -29,10 +29,14 @@ from digest.state.store import Store
 from digest.web.server import make_server
 
 webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.common.exceptions import (  # noqa: E402
+    StaleElementReferenceException,
+    WebDriverException,
+)
 from selenium.webdriver.chrome.options import Options  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support import expected_conditions  # noqa: E402
+from selenium.webdriver.remote.webelement import WebElement  # noqa: E402
 from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.network, pytest.mark.usefixtures("secret")]
@@ -124,11 +128,30 @@ class Pages:
         self.shots.append(path)
 
 
+def _left_the_page(element: WebElement) -> Callable[[webdriver.Chrome], bool]:
+    """Whether `element`'s document has been replaced. Caught mid-navigation,
+    chromedriver may answer "Node with given id does not belong to the document"
+    (an unknown error) instead of a stale reference: that is the same answer."""
+
+    def gone(_: webdriver.Chrome) -> bool:
+        try:
+            element.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as e:
+            if "does not belong to the document" in str(e):
+                return True
+            raise
+        return False
+
+    return gone
+
+
 def _click_and_wait(driver: webdriver.Chrome, css: str) -> None:
     """Click a submit button and wait for the page it posts to (a new document)."""
     old = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.CSS_SELECTOR, css).click()
-    WebDriverWait(driver, 15).until(expected_conditions.staleness_of(old))
+    WebDriverWait(driver, 15).until(_left_the_page(old))
     WebDriverWait(driver, 15).until(
         lambda d: d.execute_script("return document.readyState") == "complete"
     )
