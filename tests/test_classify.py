@@ -37,6 +37,8 @@ def classifier() -> Classifier:
         ("Indiana startup raises $12M", ""),  # not India
         ("Let us talk about AI", ""),  # "us" is not the US
         ("OpenAI ships a new model", "US"),  # organisations settle the country too
+        ("美对华芯片出口管制再升级", "US"),  # Chinese news' one-character "US" in set forms
+        ("美军测试AI无人机", "US"),
         ("A new open model tops the leaderboard", ""),
         ("A meta-analysis of model evaluations", ""),  # "=Meta" matches its case only
         ("Meta ships Llama 5", "US"),
