@@ -39,6 +39,8 @@ def classifier() -> Classifier:
         ("OpenAI ships a new model", "US"),  # organisations settle the country too
         ("美对华芯片出口管制再升级", "US"),  # Chinese news' one-character "US" in set forms
         ("美军测试AI无人机", "US"),
+        ("日政府公布生成式AI指南", "JP"),  # 日 alone is "day": only in set forms
+        ("港媒：本地银行试用大模型客服", "HK"),
         ("A new open model tops the leaderboard", ""),
         ("A meta-analysis of model evaluations", ""),  # "=Meta" matches its case only
         ("Meta ships Llama 5", "US"),
