@@ -38,8 +38,8 @@ How a story's country is decided
 5. The highest score wins; ties go to the hint when the title names it (or
    the feed is local), then to the country named first, then to the
    configured order: a tie on the summary's mentions alone says nothing of the
-   feed's home. A winner outside the configured
-   countries (the US, say) means the Global section.
+   feed's home. A winner outside the configured countries (the US, say) means
+   the Global section.
 6. A second configured country mentioned in the title (or scoring half the
    winner's score, at least 2) is kept as a tag.
 """

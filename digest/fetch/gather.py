@@ -34,12 +34,12 @@ Concurrency: all network I/O and all store writes happen on the event-loop threa
 (the sqlite connection is not thread-safe); at most `concurrency` requests are
 in flight, and at most `per_host` of them to one host (the host a feed is asked
 at first: its configured URL's, or where it moved; its redirects to other hosts
-count against that one). Each body is
-parsed as soon as it arrives. feedparser is pure Python
-(~3.2 ms for a 20-item feed, plus ~1.9 ms to normalise and clean) and would serialise the
-whole run behind the GIL, so runs with `digest.fetch.workers.POOL_MIN_FEEDS` feeds or more parse in
-worker processes (started on the first 200, through a fork server) while the loop
-keeps the network busy; smaller runs parse inline. The fork server starts before
+count against that one). Each body is parsed as soon as it arrives. feedparser
+is pure Python (~3.2 ms for a 20-item feed, plus ~1.7 ms to normalise and clean)
+and would serialise the whole run behind the GIL, so runs with
+`digest.fetch.workers.POOL_MIN_FEEDS` feeds or more parse in worker processes
+(started on the first 200, through a fork server) while the loop keeps the
+network busy; smaller runs parse inline. The fork server starts before
 this process imports its HTTP side (httpx, httpcore), so the two import side by
 side. A feed's posts and validators are stored in one transaction, shared by the
 feeds that finish within `COMMIT_EVERY` of each other (`_Writes`): a commit per
